@@ -1,0 +1,286 @@
+//! The plan: every write a migration makes, decided before the first one is
+//! made, from the judged functions, the digests of their files and what the
+//! destination already holds. Pure: a run and a dry run share it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use crate::catalog::{Catalog, Object};
+use crate::function::{Function, Problem};
+use crate::se2::{self, Module, TenantOutcome};
+use crate::v0::{self, Version};
+
+/// The stages of a migration, in the order their writes happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteKind {
+    Binary,
+    Draft,
+    Module,
+    Tenant,
+    System,
+}
+
+/// What must hold at the destination key for a put to go ahead.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Condition {
+    /// Write whatever is there.
+    #[default]
+    Overwrite,
+    /// The key must not exist yet.
+    Absent,
+    /// The key must still hold the version that was read.
+    Unchanged { e_tag: Option<String>, version: Option<String> },
+}
+
+/// One write of the plan: a copy of `source`, or a put of `body`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Write {
+    pub kind: WriteKind,
+    pub source: Option<String>,
+    pub destination: String,
+    pub digest: String,
+    pub bytes: u64,
+    #[serde(skip)]
+    pub body: Option<Bytes>,
+    #[serde(skip)]
+    pub condition: Condition,
+}
+
+impl Write {
+    fn copy(kind: WriteKind, source: &Object, destination: String, digest: &str) -> Write {
+        Write {
+            kind,
+            source: Some(source.key.clone()),
+            destination,
+            digest: digest.to_owned(),
+            bytes: source.size,
+            body: None,
+            condition: Condition::Overwrite,
+        }
+    }
+
+    fn put(kind: WriteKind, destination: String, body: Vec<u8>, condition: Condition) -> Write {
+        Write {
+            kind,
+            source: None,
+            destination,
+            digest: hex(&Sha256::digest(&body)),
+            bytes: body.len() as u64,
+            body: Some(body.into()),
+            condition,
+        }
+    }
+}
+
+/// A function that will not be migrated, and why.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Rejection {
+    pub function: String,
+    pub key: String,
+    pub reason: String,
+}
+
+impl Rejection {
+    pub fn new(function: &se2::FunctionId, problem: Problem) -> Rejection {
+        Rejection { function: function.dir(), key: problem.key, reason: problem.reason }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} rejected: {}: {}", self.function, self.key, self.reason)
+    }
+}
+
+/// An object that already exists at the destination, as read before planning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Existing<T> {
+    pub value: T,
+    pub e_tag: Option<String>,
+    pub version: Option<String>,
+}
+
+impl<T> Existing<T> {
+    fn condition(&self) -> Condition {
+        Condition::Unchanged { e_tag: self.e_tag.clone(), version: self.version.clone() }
+    }
+}
+
+/// The SE2 metadata found at the destination, read before planning.
+#[derive(Clone, Debug, Default)]
+pub struct Destination {
+    /// Every `tenant.json`, by tenant identifier: parsed, or why not.
+    pub tenants: BTreeMap<String, Existing<Result<Value, String>>>,
+    /// The bytes of each existing `.module.yaml` of a module this run produces.
+    pub modules: HashMap<String, Vec<u8>>,
+    /// The bytes of `system/version`, if any.
+    pub system: Option<Existing<Vec<u8>>>,
+    /// Whether a killed run left its journal.
+    pub pending: bool,
+}
+
+/// Every write of a run, in stage order, and what it found wrong.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub binaries: Vec<Write>,
+    pub drafts: Vec<Write>,
+    pub modules: Vec<Write>,
+    pub tenants: Vec<Write>,
+    pub system: Option<Write>,
+    /// Functions migrated (whether or not anything had to be written for them).
+    pub functions: usize,
+    pub rejections: Vec<Rejection>,
+    pub warnings: Vec<Problem>,
+    /// Whether the run clears a killed run's journal.
+    pub pending: bool,
+}
+
+impl Plan {
+    /// The writes of each stage, in order.
+    pub fn stages(&self) -> [(WriteKind, &[Write]); 5] {
+        [
+            (WriteKind::Binary, &self.binaries),
+            (WriteKind::Draft, &self.drafts),
+            (WriteKind::Module, &self.modules),
+            (WriteKind::Tenant, &self.tenants),
+            (WriteKind::System, self.system.as_slice()),
+        ]
+    }
+
+    pub fn writes(&self) -> impl Iterator<Item = &Write> {
+        self.stages().into_iter().flat_map(|(_, writes)| writes.iter())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.writes().next().is_none()
+    }
+}
+
+/// Plans the migration of `functions` into the destination whose objects
+/// are `dest` and whose metadata is `meta`; `digests` maps each binary and
+/// draft key to its SHA-256.
+pub fn plan(functions: &[Function], digests: &HashMap<String, String>, dest: &Catalog, meta: &Destination) -> Plan {
+    let mut plan = Plan { pending: meta.pending, ..Plan::default() };
+    let unmergeable: BTreeMap<&str, String> = meta
+        .tenants
+        .iter()
+        .filter_map(|(ident, existing)| {
+            let reason = match &existing.value {
+                Err(reason) => reason.clone(),
+                Ok(document) => se2::merge_tenant(ident, Some(document), &[]).err()?,
+            };
+            Some((ident.as_str(), format!("{reason}; refusing to overwrite it")))
+        })
+        .collect();
+    let mut produced: BTreeMap<&str, Vec<Module>> = BTreeMap::new();
+    for function in functions {
+        let ident = function.id.ident.as_str();
+        if let Some(reason) = unmergeable.get(ident) {
+            let problem = Problem::new(se2::tenant_key(ident), reason.clone());
+            plan.rejections.push(Rejection::new(&function.id, problem));
+            continue;
+        }
+        plan.functions += 1;
+        produced.entry(ident).or_default().push(plan_function(function, digests, dest, meta, &mut plan));
+    }
+
+    let mut versions: BTreeMap<&str, u64> = meta
+        .tenants
+        .iter()
+        .map(|(ident, existing)| (ident.as_str(), existing.value.as_ref().ok().and_then(se2::tenant_version).unwrap_or(0)))
+        .collect();
+    for (ident, modules) in produced {
+        let existing = meta.tenants.get(ident);
+        let document = existing.and_then(|e| e.value.as_ref().ok());
+        let outcome = se2::merge_tenant(ident, document, &modules).expect("unmergeable tenants were rejected");
+        versions.insert(ident, outcome.version());
+        if let TenantOutcome::Write { document, .. } = outcome {
+            let condition = existing.map_or(Condition::Absent, Existing::condition);
+            let body = se2::tenant_json(&document);
+            plan.tenants.push(Write::put(WriteKind::Tenant, se2::tenant_key(ident), body, condition));
+        }
+    }
+
+    let previous = meta.system.as_ref().map(|s| se2::parse_system_version(&s.value));
+    if let Some(None) = previous {
+        plan.warnings.push(Problem::new(se2::SYSTEM_VERSION_KEY, "does not hold a decimal integer; it is rewritten"));
+    }
+    let sum = versions.values().sum();
+    let wrote = !plan.is_empty() || plan.pending || matches!(previous, Some(None));
+    if let Some(next) = se2::next_system_version(previous.flatten(), sum, wrote) {
+        let condition = meta.system.as_ref().map_or(Condition::Absent, Existing::condition);
+        let body = next.to_string().into_bytes();
+        plan.system = Some(Write::put(WriteKind::System, se2::SYSTEM_VERSION_KEY.into(), body, condition));
+    }
+    plan.rejections.sort();
+    plan
+}
+
+/// Plans one function's binaries and drafts and returns its module.
+fn plan_function(
+    function: &Function,
+    digests: &HashMap<String, String>,
+    dest: &Catalog,
+    meta: &Destination,
+    plan: &mut Plan,
+) -> Module {
+    let id = &function.id;
+    let digest_of = |object: &Object| digests.get(&object.key).map(String::as_str).expect("every build was hashed");
+    let needed = |key: &str, size: u64| dest.get(key).is_none_or(|asset| asset.size != size);
+
+    let mut shared: BTreeMap<&str, Vec<Version>> = BTreeMap::new();
+    for (version, build) in &function.builds {
+        shared.entry(digest_of(&build.bin)).or_default().push(*version);
+    }
+    for (digest, versions) in &shared {
+        let highest = &function.builds[versions.last().expect("a digest has a version")];
+        let key = id.digest_key(digest, &v0::binary_file(&id.name));
+        if needed(&key, highest.bin.size) {
+            plan.binaries.push(Write::copy(WriteKind::Binary, &highest.bin, key, digest));
+        }
+        let drafts: Vec<(Version, &Object)> =
+            versions.iter().filter_map(|v| function.builds[v].draft.as_ref().map(|d| (*v, d))).collect();
+        let Some((winner, draft)) = drafts.last() else { continue };
+        let file = draft.key.rsplit('/').next().expect("a key has a file name");
+        let key = id.digest_key(digest, file);
+        let losers: Vec<String> =
+            drafts.iter().filter(|(_, d)| digest_of(d) != digest_of(draft)).map(|(v, _)| v.to_string()).collect();
+        if !losers.is_empty() {
+            let losers = losers.join(", ");
+            let reason = format!(
+                "draft conflict: {losers} and {winner} share binary {digest} but their drafts differ; \
+                 the draft of {winner} is kept, not that of {losers}"
+            );
+            plan.warnings.push(Problem::new(&key, reason));
+        }
+        if needed(&key, draft.size) {
+            plan.drafts.push(Write::copy(WriteKind::Draft, draft, key, digest_of(draft)));
+        }
+    }
+
+    let runnable = &function.runnable;
+    let reference = digest_of(&function.builds[&runnable.version].bin);
+    let draft_ref = function.draft_version().map(|v| digest_of(&function.builds[&v].bin));
+    let revisions: Vec<&str> = function.builds.values().map(|b| digest_of(&b.bin)).collect();
+    let module = Module::new(id, &runnable.lang, reference, draft_ref, runnable.api_version.as_deref(), &revisions);
+    let yaml = module.to_yaml().into_bytes();
+    let key = id.module_key();
+    if meta.modules.get(&key) != Some(&yaml) {
+        plan.modules.push(Write::put(WriteKind::Module, key, yaml, Condition::Overwrite));
+    }
+    module
+}
+
+/// Lowercase hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

@@ -1,0 +1,137 @@
+//! Opening a storage root from its URL: a directory on local disk, an
+//! in-process memory store, or a bucket/container (with optional prefix)
+//! on S3, Google Cloud Storage or Azure Blob.
+
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, ObjectStoreScheme};
+
+use crate::error::{Error, Result};
+
+/// An opened storage root: the store, scoped to the root, and how to name it.
+#[derive(Clone, Debug)]
+pub struct Root {
+    /// The root as the user wrote it.
+    pub url: String,
+    /// The store; keys are relative to the root.
+    pub store: Arc<dyn ObjectStore>,
+    /// The same store when the root is a directory on local disk.
+    disk: Option<Arc<LocalFileSystem>>,
+}
+
+impl Root {
+    /// A fresh, empty in-process store.
+    pub fn memory() -> Root {
+        Root { url: "memory://".into(), store: Arc::new(InMemory::new()), disk: None }
+    }
+
+    /// Wraps a store the caller built (tests and fault injection use this).
+    pub fn from_store(url: impl Into<String>, store: Arc<dyn ObjectStore>) -> Root {
+        Root { url: url.into(), store, disk: None }
+    }
+
+    /// Opens a directory on local disk, which must exist.
+    pub fn directory(url: &str, dir: &FsPath) -> Result<Root> {
+        let failed = |reason: String| Error::Root { root: url.into(), reason };
+        let meta = std::fs::metadata(dir).map_err(|e| failed(format!("cannot open the directory: {e}")))?;
+        if !meta.is_dir() {
+            return Err(failed("not a directory".into()));
+        }
+        let store = LocalFileSystem::new_with_prefix(dir).map_err(|e| failed(e.to_string()))?;
+        let disk = Arc::new(store.with_automatic_cleanup(true));
+        Ok(Root { url: url.into(), store: disk.clone(), disk: Some(disk) })
+    }
+
+    /// Opens an existing root.
+    pub fn open(url: &str) -> Result<Root> {
+        Root::open_with(url, false)
+    }
+
+    /// Opens a root that is written to, creating a local directory if needed.
+    pub fn open_for_writing(url: &str) -> Result<Root> {
+        Root::open_with(url, true)
+    }
+
+    fn open_with(url: &str, create: bool) -> Result<Root> {
+        if url == "memory://" || url == "memory:///" {
+            return Ok(Root::memory());
+        }
+        let dir = match url.strip_prefix("file://") {
+            Some(path) if path.starts_with('/') => Some(PathBuf::from(path)),
+            Some(_) => return Err(Error::Root { root: url.into(), reason: "a file:// URL needs an absolute path".into() }),
+            None if !url.contains("://") => Some(PathBuf::from(url)),
+            None => None,
+        };
+        match dir {
+            Some(dir) => {
+                if create && !dir.exists() {
+                    std::fs::create_dir_all(&dir).map_err(|e| Error::Root {
+                        root: url.into(),
+                        reason: format!("cannot create the directory: {e}"),
+                    })?;
+                }
+                Root::directory(url, &dir)
+            }
+            None => Root::cloud(url),
+        }
+    }
+
+    fn cloud(url: &str) -> Result<Root> {
+        let failed = |reason: String| Error::Root { root: url.into(), reason };
+        let parsed = url::Url::parse(url).map_err(|e| failed(format!("not a storage URL: {e}")))?;
+        let (scheme, prefix) = ObjectStoreScheme::parse(&parsed).map_err(|e| failed(e.to_string()))?;
+        let store: Arc<dyn ObjectStore> = match scheme {
+            ObjectStoreScheme::AmazonS3 => Arc::new(
+                object_store::aws::AmazonS3Builder::from_env().with_url(url).build().map_err(|e| failed(e.to_string()))?,
+            ),
+            ObjectStoreScheme::GoogleCloudStorage => Arc::new(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| failed(e.to_string()))?,
+            ),
+            ObjectStoreScheme::MicrosoftAzure => Arc::new(
+                object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| failed(e.to_string()))?,
+            ),
+            other => return Err(failed(format!("unsupported kind of store: {other:?}"))),
+        };
+        let store: Arc<dyn ObjectStore> =
+            if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix)) };
+        Ok(Root::from_store(url, store))
+    }
+
+    /// True when both roots are the same store, so copies can stay store-side.
+    pub fn same_store(&self, other: &Root) -> bool {
+        Arc::ptr_eq(&self.store, &other.store)
+    }
+
+    /// The file behind `key` when the root is on local disk.
+    pub fn file(&self, key: &str) -> Option<PathBuf> {
+        let disk = self.disk.as_ref()?;
+        disk.path_to_filesystem(&Path::parse(key).ok()?).ok()
+    }
+
+    /// True when the root is a directory on local disk.
+    pub fn is_local(&self) -> bool {
+        self.disk.is_some()
+    }
+
+    /// Default concurrency: a few per core on local disk, wide for remote stores.
+    pub fn default_jobs(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        if self.is_local() || self.url.starts_with("memory:") { cores * 2 } else { 32 }
+    }
+}
+
+/// A key as object_store addresses it (never re-encoded).
+pub fn path(key: &str) -> Result<Path> {
+    Path::parse(key).map_err(|e| Error::Object { key: key.into(), reason: format!("not a valid object key: {e}") })
+}

@@ -1,0 +1,206 @@
+//! Moving bytes: small metadata objects read whole (with a size limit),
+//! binaries hashed as streams, and copies made store-side when source and
+//! destination are one store, by the kernel between two local directories,
+//! and streamed (hashed on the way, in bounded memory) otherwise.
+
+use std::io::Read;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::buffered::BufWriter;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, UpdateVersion};
+use sha2::{Digest as _, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result};
+use crate::plan::{Condition, hex};
+use crate::root::{Root, path};
+
+/// Part size of streamed uploads (S3's smallest multipart part is 5 MiB).
+const PART_BYTES: usize = 8 << 20;
+/// Parts of one streamed upload in flight at once.
+const PARTS_IN_FLIGHT: usize = 2;
+/// Read buffer for local files.
+const READ_BUFFER: usize = 1 << 20;
+/// Bytes that all streamed copies together may buffer, in KiB permits.
+const STREAM_BUDGET_KIB: u32 = 96 << 10;
+
+/// Bounds the memory of streamed copies: each holds permits for what it may buffer.
+static STREAM_BUDGET: LazyLock<Arc<Semaphore>> =
+    LazyLock::new(|| Arc::new(Semaphore::new(STREAM_BUDGET_KIB as usize)));
+
+/// A small object read whole, with what identifies its version.
+#[derive(Debug)]
+pub struct Fetched {
+    pub bytes: Bytes,
+    pub e_tag: Option<String>,
+    pub version: Option<String>,
+}
+
+/// Reads a small object whole; `Ok(None)` when it does not exist, an
+/// `Error::Object` when it is larger than `limit`.
+pub async fn read_small(root: &Root, key: &str, limit: u64) -> Result<Option<Fetched>> {
+    let result = match root.store.get(&path(key)?).await {
+        Ok(result) => result,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(Error::store(key, e)),
+    };
+    if result.meta.size > limit {
+        let reason = format!("too large: {} bytes, over the {limit} se2 reads for this kind of object", result.meta.size);
+        return Err(Error::Object { key: key.into(), reason });
+    }
+    let (e_tag, version) = (result.meta.e_tag.clone(), result.meta.version.clone());
+    let bytes = result.bytes().await.map_err(|e| Error::store(key, e))?;
+    Ok(Some(Fetched { bytes, e_tag, version }))
+}
+
+/// Hashes an object as a stream; returns its SHA-256 (hex) and its length.
+pub async fn hash(root: &Root, key: &str) -> Result<(String, u64)> {
+    if let Some(file) = root.file(key) {
+        let key = key.to_owned();
+        return tokio::task::spawn_blocking(move || hash_file(&file).map_err(|e| Error::io(key, e)))
+            .await
+            .expect("hashing does not panic");
+    }
+    let mut stream = root.store.get(&path(key)?).await.map_err(|e| Error::store(key, e))?.into_stream();
+    let mut hasher = Sha256::new();
+    let mut length = 0;
+    while let Some(chunk) = stream.try_next().await.map_err(|e| Error::store(key, e))? {
+        hasher.update(&chunk);
+        length += chunk.len() as u64;
+    }
+    Ok((hex(&hasher.finalize()), length))
+}
+
+fn hash_file(file: &FsPath) -> std::io::Result<(String, u64)> {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_BUFFER]);
+    }
+    let mut input = std::fs::File::open(file)?;
+    let mut hasher = Sha256::new();
+    let mut length = 0;
+    BUFFER.with_borrow_mut(|buffer| {
+        loop {
+            let n = match input.read(buffer) {
+                Ok(0) => return Ok((hex(&hasher.finalize_reset()), length)),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buffer[..n]);
+            length += n as u64;
+        }
+    })
+}
+
+/// Copies `from_key` of `source` to `to_key` of `dest`; `digest` and `size`
+/// are what the object hashed to, and a streamed copy checks them.
+pub async fn copy(source: &Root, dest: &Root, from_key: &str, to_key: &str, digest: &str, size: u64) -> Result<()> {
+    if source.same_store(dest) {
+        let copied = dest.store.copy(&path(from_key)?, &path(to_key)?).await;
+        match copied {
+            Ok(()) => return Ok(()),
+            // A hard link cannot cross filesystems: copy the file instead.
+            Err(_) if dest.is_local() => {}
+            Err(e) => return Err(Error::store(to_key, e)),
+        }
+    }
+    if let (Some(from), Some(to)) = (source.file(from_key), dest.file(to_key)) {
+        let key = to_key.to_owned();
+        return tokio::task::spawn_blocking(move || copy_file(&from, &to).map_err(|e| Error::io(key, e)))
+            .await
+            .expect("copying does not panic");
+    }
+    stream_copy(source, dest, from_key, to_key, digest, size).await
+}
+
+/// Copies a file by the kernel (`copy_file_range`, reflinks where the
+/// filesystem has them) into a staging name beside the target, then renames
+/// it into place so that no reader ever sees half a file.
+fn copy_file(from: &FsPath, to: &FsPath) -> std::io::Result<()> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let staged = staging_path(to);
+    let result = std::fs::copy(from, &staged).and_then(|_| std::fs::rename(&staged, to));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&staged);
+    }
+    result
+}
+
+/// `<file>#<digits>`: the staging name object_store's local store uses too,
+/// which its listings skip and se2's walker cleans up.
+fn staging_path(to: &FsPath) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let unique = u64::from(std::process::id()) * 1_000_000 + NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut name = to.as_os_str().to_owned();
+    name.push(format!("#{unique}"));
+    PathBuf::from(name)
+}
+
+async fn stream_copy(source: &Root, dest: &Root, from_key: &str, to_key: &str, digest: &str, size: u64) -> Result<()> {
+    let buffered = size.min((PART_BYTES * (PARTS_IN_FLIGHT + 1)) as u64);
+    let permits = (buffered.div_ceil(1024) as u32).clamp(1, STREAM_BUDGET_KIB);
+    let _permit = STREAM_BUDGET.acquire_many(permits).await.expect("the budget is never closed");
+
+    let mut stream = source.store.get(&path(from_key)?).await.map_err(|e| Error::store(from_key, e))?.into_stream();
+    let mut writer = BufWriter::with_capacity(dest.store.clone(), path(to_key)?, PART_BYTES)
+        .with_max_concurrency(PARTS_IN_FLIGHT);
+    let mut hasher = Sha256::new();
+    let mut length = 0;
+    let copied: Result<()> = async {
+        while let Some(chunk) = stream.try_next().await.map_err(|e| Error::store(from_key, e))? {
+            hasher.update(&chunk);
+            length += chunk.len() as u64;
+            writer.put(chunk).await.map_err(|e| Error::store(to_key, e))?;
+        }
+        let found = hex(&hasher.finalize_reset());
+        if found != digest || length != size {
+            let reason = format!("changed while se2 copied it: now {length} bytes hashing to {found}");
+            return Err(Error::Object { key: from_key.into(), reason });
+        }
+        Ok(())
+    }
+    .await;
+    match copied {
+        Ok(()) => writer.shutdown().await.map_err(|e| Error::io(to_key, e)),
+        Err(e) => {
+            let _ = writer.abort().await;
+            Err(e)
+        }
+    }
+}
+
+/// Puts a small object under `condition`. Stores that cannot check a
+/// condition (local disk cannot compare versions) write unconditionally.
+pub async fn put(root: &Root, key: &str, body: Bytes, condition: &Condition) -> Result<()> {
+    let location = path(key)?;
+    let mode = match condition {
+        Condition::Overwrite => PutMode::Overwrite,
+        Condition::Absent => PutMode::Create,
+        Condition::Unchanged { e_tag, version } => {
+            PutMode::Update(UpdateVersion { e_tag: e_tag.clone(), version: version.clone() })
+        }
+    };
+    let options = PutOptions { mode: mode.clone(), ..Default::default() };
+    match root.store.put_opts(&location, body.clone().into(), options).await {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::NotImplemented { .. }) if mode != PutMode::Overwrite => {
+            root.store.put(&location, body.into()).await.map(|_| ()).map_err(|e| Error::store(key, e))
+        }
+        Err(e) => Err(Error::store(key, e)),
+    }
+}
+
+/// Deletes an object; a missing one is not an error.
+pub async fn delete(root: &Root, key: &str) -> Result<()> {
+    match root.store.delete(&path(key)?).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(Error::store(key, e)),
+    }
+}
