@@ -1,11 +1,14 @@
 //! The command line: clap's arguments, turned into validated settings, run,
 //! printed, and mapped to an exit code. Nothing past this module sees clap.
 
+use std::ffi::OsString;
+use std::io::Write;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
 
 use crate::error::{Error, Result};
 use crate::inventory::{Inventory, inventory};
@@ -70,18 +73,36 @@ pub enum Outcome {
     Rejected = 3,
 }
 
-/// Parses the process arguments, runs, and returns the exit code.
+/// Runs the process's command line and returns its exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-    let outcome = runtime.block_on(run(cli)).unwrap_or_else(|error| {
-        eprintln!("se2: error: {error}");
-        Outcome::Failed
-    });
-    ExitCode::from(outcome as u8)
+    ExitCode::from(runtime.block_on(run(std::env::args_os(), &mut std::io::stdout().lock())))
 }
 
-async fn run(cli: Cli) -> Result<Outcome> {
+/// Runs one command line, printing its results on `out` and its messages on
+/// stderr; returns the exit code (2 for a bad command line).
+pub async fn run<I, T>(args: I, out: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return error.exit_code() as u8;
+        }
+    };
+    match execute(cli, out).await {
+        Ok(outcome) => outcome as u8,
+        Err(error) => {
+            eprintln!("se2: error: {error}");
+            Outcome::Failed as u8
+        }
+    }
+}
+
+async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
     match cli.command {
         Command::Migrate { root, to, dry_run, tenants, jobs, report, json, quiet } => {
             let source = Root::open(&root)?;
@@ -99,9 +120,9 @@ async fn run(cli: Cli) -> Result<Outcome> {
                 std::fs::write(&path, text).map_err(|source| Error::Report { path, source })?;
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&account).expect("a report serializes"));
+                print_json(out, &account)?;
             } else {
-                print_migration(&account, quiet);
+                print_migration(out, &account, quiet)?;
             }
             Ok(if account.rejections.is_empty() { Outcome::Done } else { Outcome::Rejected })
         }
@@ -110,32 +131,44 @@ async fn run(cli: Cli) -> Result<Outcome> {
             let jobs = root.default_jobs();
             let found = inventory(&root, jobs, &Progress::new(json)).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&found).expect("an inventory serializes"));
+                print_json(out, &found)?;
             } else {
-                print_inventory(&found);
+                print_inventory(out, &found)?;
             }
             Ok(if found.rejections.is_empty() { Outcome::Done } else { Outcome::Rejected })
         }
     }
 }
 
-fn print_migration(report: &Report, quiet: bool) {
+fn print_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("se2's documents serialize");
+    writeln!(out, "{text}").map_err(stdout_failed)
+}
+
+fn stdout_failed(source: std::io::Error) -> Error {
+    Error::io("<stdout>", source)
+}
+
+fn print_migration(out: &mut dyn Write, report: &Report, quiet: bool) -> Result<()> {
     if report.dry_run {
         for write in &report.writes {
             match &write.source {
-                Some(source) => println!(
+                Some(source) => writeln!(
+                    out,
                     "would copy {source} -> {} ({} bytes, sha256 {})",
                     write.destination, write.bytes, write.digest
                 ),
-                None => println!("would put  {} ({} bytes)", write.destination, write.bytes),
+                None => writeln!(out, "would put  {} ({} bytes)", write.destination, write.bytes),
             }
+            .map_err(stdout_failed)?;
         }
     }
     if quiet {
-        return;
+        return Ok(());
     }
     let s = &report.summary;
-    println!(
+    writeln!(
+        out,
         "{}{} functions, {} binaries, {} drafts, {} written, {} rejected, {} warnings, {:.2}s",
         if report.dry_run { "dry run, nothing written: " } else { "" },
         s.functions,
@@ -145,33 +178,41 @@ fn print_migration(report: &Report, quiet: bool) {
         s.rejected,
         s.warnings,
         s.elapsed_seconds
-    );
+    )
+    .map_err(stdout_failed)
 }
 
-fn print_inventory(found: &Inventory) {
+fn print_inventory(out: &mut dyn Write, found: &Inventory) -> Result<()> {
+    use std::fmt::Write as _;
     let t = &found.totals;
-    println!("root {}: {} objects, {}", found.root, t.objects, human_bytes(t.bytes));
-    println!("  tenants    {:>8}", t.tenants);
-    println!("  functions  {:>8}  ({} rejected)", t.functions, t.rejected);
-    println!("  versions   {:>8}", t.versions);
-    println!("  binaries   {:>8}  {}", t.binaries, human_bytes(t.binary_bytes));
-    println!("  drafts     {:>8}  {}", t.drafts, human_bytes(t.draft_bytes));
-    println!("  runnables  {:>8}", t.runnables);
-    println!("  se2        {:>8}  {}", t.se2_objects, human_bytes(t.se2_bytes));
-    println!("  other      {:>8}  {}", t.other, human_bytes(t.other_bytes));
+    let mut text = String::new();
+    let _ = writeln!(text, "root {}: {} objects, {}", found.root, t.objects, human_bytes(t.bytes));
+    let _ = writeln!(text, "  tenants    {:>8}", t.tenants);
+    let _ = writeln!(text, "  functions  {:>8}  ({} rejected)", t.functions, t.rejected);
+    let _ = writeln!(text, "  versions   {:>8}", t.versions);
+    let _ = writeln!(text, "  binaries   {:>8}  {}", t.binaries, human_bytes(t.binary_bytes));
+    let _ = writeln!(text, "  drafts     {:>8}  {}", t.drafts, human_bytes(t.draft_bytes));
+    let _ = writeln!(text, "  runnables  {:>8}", t.runnables);
+    let _ = writeln!(text, "  se2        {:>8}  {}", t.se2_objects, human_bytes(t.se2_bytes));
+    let _ = writeln!(text, "  other      {:>8}  {}", t.other, human_bytes(t.other_bytes));
     for tenant in &found.tenants {
-        println!("{}", tenant.identifier);
+        let _ = writeln!(text, "{}", tenant.identifier);
         for f in &tenant.functions {
             let versions: Vec<&str> = f.versions.iter().map(|v| v.version.as_str()).collect();
-            match (&f.rejected, &f.lang, &f.current) {
-                (Some(reason), _, _) => println!("  {}/{}  REJECTED {reason}", f.namespace, f.name),
-                (None, Some(lang), Some(current)) => {
-                    println!("  {}/{}  {lang}  current {current}  versions {}", f.namespace, f.name, versions.join(" "))
-                }
-                _ => println!("  {}/{}", f.namespace, f.name),
-            }
+            let _ = match (&f.rejected, &f.lang, &f.current) {
+                (Some(reason), _, _) => writeln!(text, "  {}/{}  REJECTED {reason}", f.namespace, f.name),
+                (None, Some(lang), Some(current)) => writeln!(
+                    text,
+                    "  {}/{}  {lang}  current {current}  versions {}",
+                    f.namespace,
+                    f.name,
+                    versions.join(" ")
+                ),
+                _ => writeln!(text, "  {}/{}", f.namespace, f.name),
+            };
         }
     }
+    out.write_all(text.as_bytes()).map_err(stdout_failed)
 }
 
 /// Bytes in binary units, for people.

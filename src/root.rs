@@ -3,7 +3,8 @@
 //! on S3, Google Cloud Storage or Azure Blob.
 
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
@@ -28,6 +29,18 @@ impl Root {
     /// A fresh, empty in-process store.
     pub fn memory() -> Root {
         Root { url: "memory://".into(), store: Arc::new(InMemory::new()), disk: None }
+    }
+
+    /// `memory://NAME`: the in-process store of that name, shared by every
+    /// root opened with it in this process (a bare `memory://` is always fresh).
+    fn named_memory(url: &str, name: &str) -> Root {
+        static STORES: LazyLock<Mutex<HashMap<String, Arc<InMemory>>>> = LazyLock::new(Default::default);
+        if name.is_empty() {
+            return Root::memory();
+        }
+        let mut stores = STORES.lock().expect("not poisoned");
+        let store = stores.entry(name.to_owned()).or_insert_with(|| Arc::new(InMemory::new()));
+        Root::from_store(url, store.clone())
     }
 
     /// Wraps a store the caller built (tests and fault injection use this).
@@ -58,8 +71,8 @@ impl Root {
     }
 
     fn open_with(url: &str, create: bool) -> Result<Root> {
-        if url == "memory://" || url == "memory:///" {
-            return Ok(Root::memory());
+        if let Some(name) = url.strip_prefix("memory://") {
+            return Ok(Root::named_memory(url, name.trim_matches('/')));
         }
         let dir = match url.strip_prefix("file://") {
             Some(path) if path.starts_with('/') => Some(PathBuf::from(path)),

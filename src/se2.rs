@@ -110,9 +110,11 @@ impl Module {
         }
     }
 
-    /// The `.module.yaml` text.
+    /// The `.module.yaml` text: plain scalars, one line each.
     pub fn to_yaml(&self) -> String {
-        serde_saphyr::to_string(self).expect("a module always serializes")
+        let mut options = serde_saphyr::SerializerOptions::default();
+        options.prefer_block_scalars = false;
+        serde_saphyr::to_string_with_options(self, options).expect("a module always serializes")
     }
 }
 

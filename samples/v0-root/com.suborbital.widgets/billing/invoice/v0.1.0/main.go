@@ -1,0 +1,1 @@
+package main // invoice v0.1.0
