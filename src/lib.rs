@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod cloud;
 pub mod error;
 pub mod function;
 pub mod inventory;

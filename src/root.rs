@@ -10,8 +10,9 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreScheme};
+use object_store::ObjectStore;
 
+use crate::cloud::{self, Env};
 use crate::error::{Error, Result};
 
 /// An opened storage root: the store, scoped to the root, and how to name it.
@@ -60,65 +61,38 @@ impl Root {
         Ok(Root { url: url.into(), store: disk.clone(), disk: Some(disk) })
     }
 
-    /// Opens an existing root.
+    /// Opens an existing root, configured from the process environment.
     pub fn open(url: &str) -> Result<Root> {
-        Root::open_with(url, false)
+        Root::open_with(url, &Env::process(), false)
     }
 
     /// Opens a root that is written to, creating a local directory if needed.
     pub fn open_for_writing(url: &str) -> Result<Root> {
-        Root::open_with(url, true)
+        Root::open_with(url, &Env::process(), true)
     }
 
-    fn open_with(url: &str, create: bool) -> Result<Root> {
+    /// Opens a root configured from `env`; `create` makes a missing local directory.
+    pub fn open_with(url: &str, env: &Env, create: bool) -> Result<Root> {
         if let Some(name) = url.strip_prefix("memory://") {
             return Ok(Root::named_memory(url, name.trim_matches('/')));
         }
-        let dir = match url.strip_prefix("file://") {
-            Some(path) if path.starts_with('/') => Some(PathBuf::from(path)),
-            Some(_) => return Err(Error::Root { root: url.into(), reason: "a file:// URL needs an absolute path".into() }),
-            None if !url.contains("://") => Some(PathBuf::from(url)),
-            None => None,
-        };
-        match dir {
-            Some(dir) => {
-                if create && !dir.exists() {
-                    std::fs::create_dir_all(&dir).map_err(|e| Error::Root {
-                        root: url.into(),
-                        reason: format!("cannot create the directory: {e}"),
-                    })?;
-                }
-                Root::directory(url, &dir)
-            }
-            None => Root::cloud(url),
-        }
-    }
-
-    fn cloud(url: &str) -> Result<Root> {
         let failed = |reason: String| Error::Root { root: url.into(), reason };
-        let parsed = url::Url::parse(url).map_err(|e| failed(format!("not a storage URL: {e}")))?;
-        let (scheme, prefix) = ObjectStoreScheme::parse(&parsed).map_err(|e| failed(e.to_string()))?;
-        let store: Arc<dyn ObjectStore> = match scheme {
-            ObjectStoreScheme::AmazonS3 => Arc::new(
-                object_store::aws::AmazonS3Builder::from_env().with_url(url).build().map_err(|e| failed(e.to_string()))?,
-            ),
-            ObjectStoreScheme::GoogleCloudStorage => Arc::new(
-                object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                    .with_url(url)
-                    .build()
-                    .map_err(|e| failed(e.to_string()))?,
-            ),
-            ObjectStoreScheme::MicrosoftAzure => Arc::new(
-                object_store::azure::MicrosoftAzureBuilder::from_env()
-                    .with_url(url)
-                    .build()
-                    .map_err(|e| failed(e.to_string()))?,
-            ),
-            other => return Err(failed(format!("unsupported kind of store: {other:?}"))),
+        let dir = match url.strip_prefix("file://") {
+            Some(path) if path.starts_with('/') => PathBuf::from(path),
+            Some(_) => return Err(failed("a file:// URL needs an absolute path".into())),
+            None if !url.contains("://") => PathBuf::from(url),
+            None => {
+                let parsed = url::Url::parse(url).map_err(|e| failed(format!("not a storage URL: {e}")))?;
+                let (store, prefix) = cloud::open(&parsed, env).map_err(failed)?;
+                let store: Arc<dyn ObjectStore> =
+                    if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix)) };
+                return Ok(Root::from_store(url, store));
+            }
         };
-        let store: Arc<dyn ObjectStore> =
-            if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix)) };
-        Ok(Root::from_store(url, store))
+        if create && !dir.exists() {
+            std::fs::create_dir_all(&dir).map_err(|e| failed(format!("cannot create the directory: {e}")))?;
+        }
+        Root::directory(url, &dir)
     }
 
     /// True when both roots are the same store, so copies can stay store-side.
