@@ -35,6 +35,8 @@ pub enum Category {
     VersionStray(Version),
     /// A file in a function's directory that no rule explains.
     Loose,
+    /// se2's journal of an interrupted prune, `<t>/<ns>/<n>/.se2-prune`.
+    PruneJournal,
     /// SE2 `<t>/<ns>/<n>/.module.yaml`.
     Module,
     /// SE2 `<t>/<ns>/<n>/<digest>/<file>`.
@@ -62,6 +64,7 @@ impl Category {
             [_, file] if file == se2::TENANT_FILE => Category::TenantJson,
             [_, _, _, file] if file == v0::RUNNABLE_FILE => Category::Runnable,
             [_, _, _, file] if file == se2::MODULE_FILE => Category::Module,
+            [_, _, _, file] if file == se2::PRUNE_JOURNAL_FILE => Category::PruneJournal,
             [_, _, _, _] => Category::Loose,
             [_, _, _, dir, _] if se2::is_digest(dir) => Category::DigestFile,
             [_, _, name, dir, ref rest @ ..] => match Version::parse(dir) {
@@ -82,6 +85,7 @@ impl Category {
         matches!(
             self,
             Category::Runnable
+                | Category::PruneJournal
                 | Category::VersionRunnable(_)
                 | Category::Bin(_)
                 | Category::Src(_)
@@ -123,11 +127,13 @@ pub struct FunctionAssets {
     pub versions: std::collections::BTreeMap<Version, VersionAssets>,
     /// Files in the function's directory that no rule explains.
     pub loose: Vec<Object>,
+    /// The journal of an interrupted prune.
+    pub journal: Option<Object>,
 }
 
 impl FunctionAssets {
     fn new(id: FunctionId) -> FunctionAssets {
-        FunctionAssets { id, runnable: None, versions: Default::default(), loose: Vec::new() }
+        FunctionAssets { id, runnable: None, versions: Default::default(), loose: Vec::new(), journal: None }
     }
 
     /// Every `.runnable.yaml` of the function, with its version directory.
@@ -234,6 +240,7 @@ fn assemble(group: &[(&str, Asset)]) -> FunctionAssets {
         let object = Object { key: (*key).to_owned(), size: asset.size };
         match asset.category {
             Category::Runnable => function.runnable = Some(object),
+            Category::PruneJournal => function.journal = Some(object),
             Category::VersionRunnable(v) => function.versions.entry(v).or_default().runnable = Some(object),
             Category::Bin(v) => function.versions.entry(v).or_default().bin = Some(object),
             Category::Src(v) => function.versions.entry(v).or_default().sources.push(object),
@@ -266,6 +273,7 @@ mod tests {
             ("t/ns/f/v1.0/f.wasm", Category::Loose),
             ("t/ns/f/README", Category::Loose),
             ("t/ns/f/.module.yaml", Category::Module),
+            ("t/ns/f/.se2-prune", Category::PruneJournal),
             (&format!("t/ns/f/{digest}/f.wasm"), Category::DigestFile),
             ("t/tenant.json", Category::TenantJson),
             ("system/version", Category::SystemVersion),

@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 use crate::inventory::{Inventory, inventory};
 use crate::migrate::{MigrateOptions, migrate};
 use crate::progress::Progress;
+use crate::prune::{PrunePlan, plan_prune, prune};
+use crate::verify::{Verification, verify};
 use crate::report::Report;
 use crate::root::Root;
 
@@ -52,6 +54,29 @@ enum Command {
         /// No progress bars and no summary.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Check every identifier of the SE2 layout under DEST (default: ROOT) against ROOT.
+    Verify {
+        root: String,
+        /// Check the SE2 layout under this root instead of ROOT.
+        #[arg(long, value_name = "DEST")]
+        to: Option<String>,
+        /// Print the findings as one JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the v0 objects of functions that verify finds fully migrated.
+    Prune {
+        root: String,
+        /// Where the SE2 layout lives (default: ROOT).
+        #[arg(long, value_name = "DEST")]
+        to: Option<String>,
+        /// Copy the v0 objects to this root first, and delete only what was archived and read back.
+        #[arg(long, value_name = "ARCHIVE")]
+        archive: Option<String>,
+        /// Delete without asking.
+        #[arg(long)]
+        yes: bool,
     },
     /// List what ROOT holds, without reading binaries.
     Inventory {
@@ -125,6 +150,50 @@ async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
                 print_migration(out, &account, quiet)?;
             }
             Ok(if account.rejections.is_empty() { Outcome::Done } else { Outcome::Rejected })
+        }
+        Command::Verify { root, to, json } => {
+            let source = Root::open(&root)?;
+            let dest = match to {
+                None => source.clone(),
+                Some(to) => Root::open(&to)?,
+            };
+            let jobs = source.default_jobs().max(dest.default_jobs());
+            let verification = verify(&source, &dest, jobs, &Progress::new(json)).await?;
+            if json {
+                print_json(out, &verification)?;
+            } else {
+                print_verification(out, &verification)?;
+            }
+            Ok(if verification.findings.is_empty() { Outcome::Done } else { Outcome::Rejected })
+        }
+        Command::Prune { root, to, archive, yes } => {
+            let source = Root::open(&root)?;
+            let dest = match to {
+                None => source.clone(),
+                Some(to) => Root::open(&to)?,
+            };
+            let archive = archive.map(|a| Root::open_for_writing(&a)).transpose()?;
+            let jobs = source.default_jobs().max(dest.default_jobs());
+            let progress = Progress::new(false);
+            let plan = plan_prune(&source, &dest, jobs, &progress).await?;
+            print_prune_plan(out, &plan)?;
+            if plan.doomed.is_empty() {
+                return Ok(if plan.kept.is_empty() { Outcome::Done } else { Outcome::Rejected });
+            }
+            if !yes && !confirm(&format!("delete {} v0 objects of {} functions?", plan.objects(), plan.doomed.len()))? {
+                return Ok(Outcome::Failed);
+            }
+            let pruned = prune(&source, &plan, archive.as_ref(), jobs, &progress).await?;
+            writeln!(
+                out,
+                "deleted {} v0 objects ({}) of {} functions; archived {}",
+                pruned.deleted,
+                human_bytes(pruned.bytes),
+                pruned.functions,
+                pruned.archived
+            )
+            .map_err(stdout_failed)?;
+            Ok(if plan.kept.is_empty() { Outcome::Done } else { Outcome::Rejected })
         }
         Command::Inventory { root, json } => {
             let root = Root::open(&root)?;
@@ -213,6 +282,69 @@ fn print_inventory(out: &mut dyn Write, found: &Inventory) -> Result<()> {
         }
     }
     out.write_all(text.as_bytes()).map_err(stdout_failed)
+}
+
+fn print_verification(out: &mut dyn Write, verification: &Verification) -> Result<()> {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for finding in &verification.findings {
+        let _ = writeln!(text, "{finding}");
+    }
+    let c = &verification.checked;
+    let _ = writeln!(
+        text,
+        "checked {} binaries ({}), {} modules, {} tenants, {} v0 versions: {}",
+        c.binaries,
+        human_bytes(c.bytes),
+        c.modules,
+        c.tenants,
+        c.v0_versions,
+        match verification.findings.len() {
+            0 => "all hold".to_owned(),
+            n => format!("{n} problems"),
+        }
+    );
+    out.write_all(text.as_bytes()).map_err(stdout_failed)
+}
+
+fn print_prune_plan(out: &mut dyn Write, plan: &PrunePlan) -> Result<()> {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for kept in &plan.kept {
+        let _ = writeln!(text, "keeping {}:", kept.function);
+        for reason in &kept.reasons {
+            let _ = writeln!(text, "  {reason}");
+        }
+    }
+    for doomed in plan.doomed.iter().filter(|d| d.resumed) {
+        let _ = writeln!(text, "finishing the interrupted prune of {}", doomed.function);
+    }
+    let _ = writeln!(
+        text,
+        "{} functions fully migrated: {} v0 objects ({}) to delete; {} functions kept",
+        plan.doomed.len(),
+        plan.objects(),
+        human_bytes(plan.bytes()),
+        plan.kept.len()
+    );
+    out.write_all(text.as_bytes()).map_err(stdout_failed)
+}
+
+/// Asks on the terminal; with no terminal to ask on, refuses.
+fn confirm(question: &str) -> Result<bool> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        eprintln!("se2: {question} refusing: no terminal to ask on; pass --yes to delete");
+        return Ok(false);
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| Error::io("<stdin>", e))?;
+    let yes = matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes");
+    if !yes {
+        eprintln!("se2: nothing deleted");
+    }
+    Ok(yes)
 }
 
 /// Bytes in binary units, for people.

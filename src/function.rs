@@ -75,6 +75,10 @@ fn current_runnable(
     text_of: impl Fn(&str) -> Result<String, String>,
 ) -> Result<Runnable, Problem> {
     let id = &assets.id;
+    if let Some(journal) = &assets.journal {
+        let reason = "a prune of this function was interrupted: run se2 prune again to finish it";
+        return Err(Problem::new(&journal.key, reason));
+    }
     let mut current: Option<Runnable> = None;
     for (object, version_dir) in assets.runnables() {
         let site = RunnableSite { ident: &id.ident, namespace: &id.namespace, name: &id.name, version_dir };

@@ -15,12 +15,14 @@ pub mod inventory;
 pub mod migrate;
 pub mod plan;
 pub mod progress;
+pub mod prune;
 pub mod report;
 pub mod root;
 pub mod se2;
 pub mod sink;
 pub mod survey;
 pub mod transfer;
+pub mod verify;
 pub mod v0;
 pub mod walk;
 

@@ -19,9 +19,6 @@ use crate::survey::survey;
 use crate::transfer;
 use crate::walk::walk;
 
-/// Largest SE2 metadata object (`tenant.json`, `.module.yaml`, `system/version`) se2 reads.
-const MAX_METADATA_BYTES: u64 = 64 << 20;
-
 /// How a migration runs.
 #[derive(Clone, Debug)]
 pub struct MigrateOptions {
@@ -131,7 +128,7 @@ async fn read_destination(dest: &Root, catalog: &Catalog, functions: &[Function]
     let tenants = stream::iter(tenants)
         .map(|ident| async move {
             let key = se2::tenant_key(&ident);
-            let fetched = transfer::read_small(dest, &key, MAX_METADATA_BYTES).await?;
+            let fetched = transfer::read_small(dest, &key, se2::MAX_METADATA_BYTES).await?;
             Ok::<_, Error>(fetched.map(|f| {
                 let value = serde_json::from_slice::<Value>(&f.bytes)
                     .map_err(|e| format!("the existing tenant.json does not parse: {e}"));
@@ -150,7 +147,7 @@ async fn read_destination(dest: &Root, catalog: &Catalog, functions: &[Function]
         .collect();
     let modules = stream::iter(module_keys)
         .map(|key| async move {
-            let fetched = transfer::read_small(dest, &key, MAX_METADATA_BYTES).await?;
+            let fetched = transfer::read_small(dest, &key, se2::MAX_METADATA_BYTES).await?;
             Ok::<_, Error>(fetched.map(|f| (key, f.bytes.to_vec())))
         })
         .buffer_unordered(jobs)
@@ -160,7 +157,7 @@ async fn read_destination(dest: &Root, catalog: &Catalog, functions: &[Function]
 
     let system = match catalog.get(se2::SYSTEM_VERSION_KEY) {
         None => None,
-        Some(_) => transfer::read_small(dest, se2::SYSTEM_VERSION_KEY, MAX_METADATA_BYTES)
+        Some(_) => transfer::read_small(dest, se2::SYSTEM_VERSION_KEY, se2::MAX_METADATA_BYTES)
             .await?
             .map(|f| Existing { value: f.bytes.to_vec(), e_tag: f.e_tag, version: f.version }),
     };

@@ -17,6 +17,12 @@ pub const PENDING_KEY: &str = "system/.se2-pending";
 /// Metadata file of a module.
 pub const MODULE_FILE: &str = ".module.yaml";
 
+/// Journal of an interrupted prune, in the function's directory.
+pub const PRUNE_JOURNAL_FILE: &str = ".se2-prune";
+
+/// Largest SE2 metadata object (`tenant.json`, `.module.yaml`, `system/version`) se2 reads.
+pub const MAX_METADATA_BYTES: u64 = 64 << 20;
+
 /// Overview file of a tenant.
 pub const TENANT_FILE: &str = "tenant.json";
 
