@@ -38,7 +38,7 @@ pub async fn migrate(source: &Root, dest: &Root, options: &MigrateOptions, repor
     let survey = survey(source, &options.tenants, jobs, reporter).await?;
     clock.lap(Stage::Read);
 
-    let mut rejections = Vec::new();
+    let mut rejections = survey.rejections;
     let mut warnings = survey.warnings;
     let mut functions = Vec::new();
     for surveyed in survey.functions {
@@ -52,7 +52,13 @@ pub async fn migrate(source: &Root, dest: &Root, options: &MigrateOptions, repor
     let digests = hash_builds(source, &functions, jobs, reporter).await?;
     clock.lap(Stage::Hash);
 
-    let dest_catalog = if source.same_store(dest) { None } else { Some(walk(dest, reporter).await?) };
+    let (dest_catalog, stale) = if source.same_store(dest) {
+        (None, survey.stale)
+    } else {
+        let listing = walk(dest, reporter).await?;
+        let stale = listing.skipped.into_iter().filter(|s| s.is_stale_staging()).map(|s| s.key).collect();
+        (Some(listing.catalog), stale)
+    };
     let dest_catalog = dest_catalog.as_ref().unwrap_or(&survey.catalog);
     let meta = read_destination(dest, dest_catalog, &functions, jobs).await?;
     let plan = plan::plan(&functions, &digests, dest_catalog, &meta);
@@ -69,6 +75,9 @@ pub async fn migrate(source: &Root, dest: &Root, options: &MigrateOptions, repor
     clock.lap(Stage::Plan);
 
     let sink: Box<dyn Sink + '_> = if options.dry_run { Box::new(DryRun) } else { Box::new(StoreSink { source, dest }) };
+    for key in &stale {
+        sink.remove(key).await?;
+    }
     execute(&plan, sink.as_ref(), jobs, reporter, &mut clock).await?;
 
     let writes: Vec<Write> = plan.writes().cloned().collect();

@@ -22,14 +22,14 @@ pub struct Root {
     pub url: String,
     /// The store; keys are relative to the root.
     pub store: Arc<dyn ObjectStore>,
-    /// The same store when the root is a directory on local disk.
-    disk: Option<Arc<LocalFileSystem>>,
+    /// The directory, when the root is on local disk.
+    dir: Option<PathBuf>,
 }
 
 impl Root {
     /// A fresh, empty in-process store.
     pub fn memory() -> Root {
-        Root { url: "memory://".into(), store: Arc::new(InMemory::new()), disk: None }
+        Root { url: "memory://".into(), store: Arc::new(InMemory::new()), dir: None }
     }
 
     /// `memory://NAME`: the in-process store of that name, shared by every
@@ -46,7 +46,7 @@ impl Root {
 
     /// Wraps a store the caller built (tests and fault injection use this).
     pub fn from_store(url: impl Into<String>, store: Arc<dyn ObjectStore>) -> Root {
-        Root { url: url.into(), store, disk: None }
+        Root { url: url.into(), store, dir: None }
     }
 
     /// Opens a directory on local disk, which must exist.
@@ -56,9 +56,9 @@ impl Root {
         if !meta.is_dir() {
             return Err(failed("not a directory".into()));
         }
-        let store = LocalFileSystem::new_with_prefix(dir).map_err(|e| failed(e.to_string()))?;
-        let disk = Arc::new(store.with_automatic_cleanup(true));
-        Ok(Root { url: url.into(), store: disk.clone(), disk: Some(disk) })
+        let dir = std::fs::canonicalize(dir).map_err(|e| failed(format!("cannot open the directory: {e}")))?;
+        let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| failed(e.to_string()))?;
+        Ok(Root { url: url.into(), store: Arc::new(store.with_automatic_cleanup(true)), dir: Some(dir) })
     }
 
     /// Opens an existing root, configured from the process environment.
@@ -100,15 +100,27 @@ impl Root {
         Arc::ptr_eq(&self.store, &other.store)
     }
 
+    /// The directory, when the root is on local disk.
+    pub fn dir(&self) -> Option<&FsPath> {
+        self.dir.as_deref()
+    }
+
     /// The file behind `key` when the root is on local disk.
     pub fn file(&self, key: &str) -> Option<PathBuf> {
-        let disk = self.disk.as_ref()?;
-        disk.path_to_filesystem(&Path::parse(key).ok()?).ok()
+        Some(self.dir.as_ref()?.join(key))
     }
 
     /// True when the root is a directory on local disk.
     pub fn is_local(&self) -> bool {
-        self.disk.is_some()
+        self.dir.is_some()
+    }
+
+    /// The object_store location of `key`. Keys are raw names, never
+    /// re-encoded: `Path::from` would percent-encode `%`, `#` and non-ASCII,
+    /// and on local disk name another file.
+    pub fn location(&self, key: &str) -> Result<Path> {
+        Path::parse(key)
+            .map_err(|e| Error::Object { key: key.into(), reason: format!("not a valid object key: {e}") })
     }
 
     /// Default concurrency: a few per core on local disk, wide for remote stores.
@@ -116,9 +128,4 @@ impl Root {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         if self.is_local() || self.url.starts_with("memory:") { cores * 2 } else { 32 }
     }
-}
-
-/// A key as object_store addresses it (never re-encoded).
-pub fn path(key: &str) -> Result<Path> {
-    Path::parse(key).map_err(|e| Error::Object { key: key.into(), reason: format!("not a valid object key: {e}") })
 }

@@ -18,6 +18,8 @@ pub trait Sink: Send + Sync {
     async fn write(&self, write: &Write) -> Result<()>;
     /// Called after the last write.
     async fn end(&self) -> Result<()>;
+    /// Removes the staging file of an interrupted write.
+    async fn remove(&self, key: &str) -> Result<()>;
 }
 
 /// Writes into the destination store, reading copies from the source.
@@ -50,6 +52,12 @@ impl Sink for StoreSink<'_> {
     async fn end(&self) -> Result<()> {
         transfer::delete(self.dest, se2::PENDING_KEY).await
     }
+
+    async fn remove(&self, key: &str) -> Result<()> {
+        let file = self.dest.file(key).expect("only local roots have staging files");
+        std::fs::remove_file(&file).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+            .map_err(|e| crate::error::Error::io(key, e))
+    }
 }
 
 /// Accepts every write and makes none.
@@ -66,6 +74,10 @@ impl Sink for DryRun {
     }
 
     async fn end(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn remove(&self, _key: &str) -> Result<()> {
         Ok(())
     }
 }

@@ -12,7 +12,8 @@ use crate::report::{Reporter, Stage, Work};
 use crate::root::Root;
 use crate::transfer;
 use crate::v0;
-use crate::walk::walk;
+use crate::plan::Rejection;
+use crate::walk::{Listing, Skip, walk};
 
 /// One function as the survey found and judged it.
 #[derive(Debug)]
@@ -28,14 +29,19 @@ pub struct Survey {
     pub functions: Vec<Surveyed>,
     /// Objects that belong to neither layout (of the selected tenants).
     pub others: Vec<Object>,
-    /// Warnings that belong to no function: other objects, unknown tenants.
+    /// Warnings that belong to no function: other objects, unknown tenants,
+    /// links and files the walker skipped.
     pub warnings: Vec<Problem>,
+    /// Functions the walker could not address (names that are not UTF-8).
+    pub rejections: Vec<Rejection>,
+    /// Staging files of interrupted writes of SE2 objects, which migrate removes.
+    pub stale: Vec<String>,
 }
 
 /// Walks `root` and judges its functions; `tenants`, when not empty, limits
 /// the survey to those tenant identifiers.
 pub async fn survey(root: &Root, tenants: &[String], jobs: usize, reporter: &dyn Reporter) -> Result<Survey> {
-    let catalog = walk(root, reporter).await?;
+    let Listing { catalog, skipped } = walk(root, reporter).await?;
     let selected = |key: &str| tenants.is_empty() || tenants.iter().any(|t| key.split('/').next() == Some(t));
     let mut others = Vec::new();
     let mut assets = catalog.functions(|key, asset: Asset| {
@@ -47,6 +53,18 @@ pub async fn survey(root: &Root, tenants: &[String], jobs: usize, reporter: &dyn
 
     let mut warnings: Vec<Problem> =
         others.iter().map(|o| Problem::new(&o.key, "matches nothing in the v0 or SE2 layout")).collect();
+    let mut rejections = Vec::new();
+    let mut stale = Vec::new();
+    for skipped in skipped.into_iter().filter(|s| selected(&s.key)) {
+        if skipped.is_stale_staging() {
+            stale.push(skipped.key);
+        } else if skipped.why == Skip::NotUtf8 {
+            let function = skipped.key.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+            rejections.push(Rejection { function, key: skipped.key.clone(), reason: skipped.reason().into() });
+        } else {
+            warnings.push(Problem::new(&skipped.key, skipped.reason()));
+        }
+    }
     for tenant in tenants {
         if catalog.under(&format!("{tenant}/")).next().is_none() {
             warnings.push(Problem::new(format!("{tenant}/"), "--tenant names a tenant that is not under the root"));
@@ -73,7 +91,7 @@ pub async fn survey(root: &Root, tenants: &[String], jobs: usize, reporter: &dyn
             Surveyed { assets, judgement }
         })
         .collect();
-    Ok(Survey { catalog, functions, others, warnings })
+    Ok(Survey { catalog, functions, others, warnings, rejections, stale })
 }
 
 /// Reads a `.runnable.yaml` as text; what makes it unusable is the inner error.

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::{Error, Result};
 use crate::plan::{Condition, hex};
-use crate::root::{Root, path};
+use crate::root::Root;
 
 /// Part size of streamed uploads (S3's smallest multipart part is 5 MiB).
 const PART_BYTES: usize = 8 << 20;
@@ -44,7 +44,7 @@ pub struct Fetched {
 /// Reads a small object whole; `Ok(None)` when it does not exist, an
 /// `Error::Object` when it is larger than `limit`.
 pub async fn read_small(root: &Root, key: &str, limit: u64) -> Result<Option<Fetched>> {
-    let result = match root.store.get(&path(key)?).await {
+    let result = match root.store.get(&root.location(key)?).await {
         Ok(result) => result,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(Error::store(key, e)),
@@ -66,7 +66,7 @@ pub async fn hash(root: &Root, key: &str) -> Result<(String, u64)> {
             .await
             .expect("hashing does not panic");
     }
-    let mut stream = root.store.get(&path(key)?).await.map_err(|e| Error::store(key, e))?.into_stream();
+    let mut stream = root.store.get(&root.location(key)?).await.map_err(|e| Error::store(key, e))?.into_stream();
     let mut hasher = Sha256::new();
     let mut length = 0;
     while let Some(chunk) = stream.try_next().await.map_err(|e| Error::store(key, e))? {
@@ -101,7 +101,7 @@ fn hash_file(file: &FsPath) -> std::io::Result<(String, u64)> {
 /// are what the object hashed to, and a streamed copy checks them.
 pub async fn copy(source: &Root, dest: &Root, from_key: &str, to_key: &str, digest: &str, size: u64) -> Result<()> {
     if source.same_store(dest) {
-        let copied = dest.store.copy(&path(from_key)?, &path(to_key)?).await;
+        let copied = dest.store.copy(&source.location(from_key)?, &dest.location(to_key)?).await;
         match copied {
             Ok(()) => return Ok(()),
             // A hard link cannot cross filesystems: copy the file instead.
@@ -148,8 +148,8 @@ async fn stream_copy(source: &Root, dest: &Root, from_key: &str, to_key: &str, d
     let permits = (buffered.div_ceil(1024) as u32).clamp(1, STREAM_BUDGET_KIB);
     let _permit = STREAM_BUDGET.acquire_many(permits).await.expect("the budget is never closed");
 
-    let mut stream = source.store.get(&path(from_key)?).await.map_err(|e| Error::store(from_key, e))?.into_stream();
-    let mut writer = BufWriter::with_capacity(dest.store.clone(), path(to_key)?, PART_BYTES)
+    let mut stream = source.store.get(&source.location(from_key)?).await.map_err(|e| Error::store(from_key, e))?.into_stream();
+    let mut writer = BufWriter::with_capacity(dest.store.clone(), dest.location(to_key)?, PART_BYTES)
         .with_max_concurrency(PARTS_IN_FLIGHT);
     let mut hasher = Sha256::new();
     let mut length = 0;
@@ -179,7 +179,7 @@ async fn stream_copy(source: &Root, dest: &Root, from_key: &str, to_key: &str, d
 /// Puts a small object under `condition`. Stores that cannot check a
 /// condition (local disk cannot compare versions) write unconditionally.
 pub async fn put(root: &Root, key: &str, body: Bytes, condition: &Condition) -> Result<()> {
-    let location = path(key)?;
+    let location = root.location(key)?;
     let mode = match condition {
         Condition::Overwrite => PutMode::Overwrite,
         Condition::Absent => PutMode::Create,
@@ -199,7 +199,7 @@ pub async fn put(root: &Root, key: &str, body: Bytes, condition: &Condition) -> 
 
 /// Deletes an object; a missing one is not an error.
 pub async fn delete(root: &Root, key: &str) -> Result<()> {
-    match root.store.delete(&path(key)?).await {
+    match root.store.delete(&root.location(key)?).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
         Err(e) => Err(Error::store(key, e)),
     }
