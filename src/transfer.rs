@@ -33,6 +33,43 @@ const STREAM_BUDGET_KIB: u32 = 96 << 10;
 static STREAM_BUDGET: LazyLock<Arc<Semaphore>> =
     LazyLock::new(|| Arc::new(Semaphore::new(STREAM_BUDGET_KIB as usize)));
 
+/// Attempts of one operation (a whole get, copy or put, body included).
+const ATTEMPTS: u32 = 3;
+
+/// Runs `operation` again after a transient failure. Remote stores already
+/// retry each request; this also covers what they cannot, such as a body
+/// stream cut halfway through a large copy.
+async fn retrying<T, F, Fut>(mut operation: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match operation().await {
+            Err(error) if attempt < ATTEMPTS && is_transient(&error) => {
+                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Failures that another attempt may not meet; not a missing object, a
+/// refused precondition, bad credentials or an unsupported call.
+fn is_transient(error: &Error) -> bool {
+    use std::io::ErrorKind as K;
+    match error {
+        Error::Store { source, .. } => matches!(source, object_store::Error::Generic { .. } | object_store::Error::JoinError { .. }),
+        Error::Io { source, .. } => matches!(
+            source.kind(),
+            K::Interrupted | K::TimedOut | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof | K::Other
+        ),
+        _ => false,
+    }
+}
+
 /// A small object read whole, with what identifies its version.
 #[derive(Debug)]
 pub struct Fetched {
@@ -44,6 +81,10 @@ pub struct Fetched {
 /// Reads a small object whole; `Ok(None)` when it does not exist, an
 /// `Error::Object` when it is larger than `limit`.
 pub async fn read_small(root: &Root, key: &str, limit: u64) -> Result<Option<Fetched>> {
+    retrying(|| read_small_once(root, key, limit)).await
+}
+
+async fn read_small_once(root: &Root, key: &str, limit: u64) -> Result<Option<Fetched>> {
     let result = match root.store.get(&root.location(key)?).await {
         Ok(result) => result,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -60,6 +101,10 @@ pub async fn read_small(root: &Root, key: &str, limit: u64) -> Result<Option<Fet
 
 /// Hashes an object as a stream; returns its SHA-256 (hex) and its length.
 pub async fn hash(root: &Root, key: &str) -> Result<(String, u64)> {
+    retrying(|| hash_once(root, key)).await
+}
+
+async fn hash_once(root: &Root, key: &str) -> Result<(String, u64)> {
     if let Some(file) = root.file(key) {
         let key = key.to_owned();
         return tokio::task::spawn_blocking(move || hash_file(&file).map_err(|e| Error::io(key, e)))
@@ -100,6 +145,10 @@ fn hash_file(file: &FsPath) -> std::io::Result<(String, u64)> {
 /// Copies `from_key` of `source` to `to_key` of `dest`; `digest` and `size`
 /// are what the object hashed to, and a streamed copy checks them.
 pub async fn copy(source: &Root, dest: &Root, from_key: &str, to_key: &str, digest: &str, size: u64) -> Result<()> {
+    retrying(|| copy_once(source, dest, from_key, to_key, digest, size)).await
+}
+
+async fn copy_once(source: &Root, dest: &Root, from_key: &str, to_key: &str, digest: &str, size: u64) -> Result<()> {
     if source.same_store(dest) {
         let copied = dest.store.copy(&source.location(from_key)?, &dest.location(to_key)?).await;
         match copied {
@@ -179,6 +228,10 @@ async fn stream_copy(source: &Root, dest: &Root, from_key: &str, to_key: &str, d
 /// Puts a small object under `condition`. Stores that cannot check a
 /// condition (local disk cannot compare versions) write unconditionally.
 pub async fn put(root: &Root, key: &str, body: Bytes, condition: &Condition) -> Result<()> {
+    retrying(|| put_once(root, key, body.clone(), condition)).await
+}
+
+async fn put_once(root: &Root, key: &str, body: Bytes, condition: &Condition) -> Result<()> {
     let location = root.location(key)?;
     let mode = match condition {
         Condition::Overwrite => PutMode::Overwrite,
@@ -199,6 +252,10 @@ pub async fn put(root: &Root, key: &str, body: Bytes, condition: &Condition) -> 
 
 /// Deletes an object; a missing one is not an error.
 pub async fn delete(root: &Root, key: &str) -> Result<()> {
+    retrying(|| delete_once(root, key)).await
+}
+
+async fn delete_once(root: &Root, key: &str) -> Result<()> {
     match root.store.delete(&root.location(key)?).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
         Err(e) => Err(Error::store(key, e)),
