@@ -177,10 +177,8 @@ async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
             let progress = Progress::new(false);
             let plan = plan_prune(&source, &dest, jobs, &progress).await?;
             print_prune_plan(out, &plan)?;
-            if plan.doomed.is_empty() {
-                return Ok(if plan.kept.is_empty() { Outcome::Done } else { Outcome::Rejected });
-            }
-            if !yes && !confirm(&format!("delete {} v0 objects of {} functions?", plan.objects(), plan.doomed.len()))? {
+            let question = format!("delete {} v0 objects of {} functions?", plan.objects(), plan.doomed.len());
+            if !plan.doomed.is_empty() && !yes && !confirm(&question)? {
                 return Ok(Outcome::Failed);
             }
             let pruned = prune(&source, &plan, archive.as_ref(), jobs, &progress).await?;

@@ -66,29 +66,30 @@ pub struct Judgement {
 pub fn judge(assets: &FunctionAssets, text_of: impl Fn(&str) -> Result<String, String>) -> Judgement {
     match current_runnable(assets, text_of) {
         Err(problem) => Judgement { outcome: Err(problem), warnings: Vec::new() },
-        Ok(runnable) => accept(assets, runnable),
+        Ok((runnable, key)) => accept(assets, runnable, key),
     }
 }
 
+/// The current `.runnable.yaml`, parsed, and its key.
 fn current_runnable(
     assets: &FunctionAssets,
     text_of: impl Fn(&str) -> Result<String, String>,
-) -> Result<Runnable, Problem> {
+) -> Result<(Runnable, String), Problem> {
     let id = &assets.id;
     if let Some(journal) = &assets.journal {
         let reason = "a prune of this function was interrupted: run se2 prune again to finish it";
         return Err(Problem::new(&journal.key, reason));
     }
-    let mut current: Option<Runnable> = None;
+    let mut current: Option<(Runnable, &str)> = None;
     for (object, version_dir) in assets.runnables() {
         let site = RunnableSite { ident: &id.ident, namespace: &id.namespace, name: &id.name, version_dir };
         let text = text_of(&object.key).map_err(|reason| Problem::new(&object.key, reason))?;
         let runnable = v0::parse_runnable(&text, site).map_err(|reason| Problem::new(&object.key, reason))?;
-        if current.as_ref().is_none_or(|c| runnable.version > c.version) {
-            current = Some(runnable);
+        if current.as_ref().is_none_or(|(c, _)| runnable.version > c.version) {
+            current = Some((runnable, &object.key));
         }
     }
-    let Some(runnable) = current else {
+    let Some((runnable, key)) = current else {
         let key = format!("{}/{}", id.dir(), v0::RUNNABLE_FILE);
         return Err(Problem::new(key, "missing: without a .runnable.yaml the function's lang and current version are unknown"));
     };
@@ -96,13 +97,17 @@ fn current_runnable(
         let key = format!("{}/{}/{}", id.dir(), runnable.version, v0::binary_file(&id.name));
         return Err(Problem::new(key, format!("missing: the binary of the current version {}", runnable.version)));
     }
-    Ok(runnable)
+    Ok((runnable, key.to_owned()))
 }
 
-fn accept(assets: &FunctionAssets, runnable: Runnable) -> Judgement {
+fn accept(assets: &FunctionAssets, runnable: Runnable, runnable_key: String) -> Judgement {
     let id = &assets.id;
     let draft_file = v0::draft_file(&runnable.lang);
     let mut warnings = Vec::new();
+    if let Some(text) = &runnable.unusable_draft_version {
+        let reason = format!("draftVersion {text:?} is not v<MAJOR>.<MINOR>.<PATCH>, so no draftRef");
+        warnings.push(Problem::new(runnable_key, reason));
+    }
     let mut builds = BTreeMap::new();
     for (version, files) in &assets.versions {
         let draft = files.sources.iter().find(|s| Some(file_name(&s.key)) == draft_file);
@@ -249,6 +254,21 @@ mod tests {
         );
         let draft = judged.warnings.iter().find(|p| p.key == "t/ns/f/v3.0.0/lib.rs").unwrap();
         assert!(draft.reason.contains("draftVersion v3.0.0 has no draft"), "{draft}");
+    }
+
+    #[test]
+    fn an_unusable_draft_version_is_a_warning() {
+        let runnable = yaml("v1.0.0", "rust", "draftVersion: latest\n");
+        let judged = judge_files(&[
+            ("t/ns/f/.runnable.yaml", &runnable),
+            ("t/ns/f/v1.0.0/f.wasm", "a"),
+            ("t/ns/f/v1.0.0/lib.rs", "draft"),
+        ]);
+        let function = judged.outcome.unwrap();
+        assert_eq!(function.draft_version(), None);
+        assert_eq!(judged.warnings.len(), 1, "{:?}", judged.warnings);
+        assert_eq!(judged.warnings[0].key, "t/ns/f/.runnable.yaml");
+        assert!(judged.warnings[0].reason.contains("\"latest\""), "{}", judged.warnings[0]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! what the destination already holds, plan, then execute the plan stage by
 //! stage (binaries, drafts, modules, tenants, system version) through a sink.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
@@ -60,7 +60,7 @@ pub async fn migrate(source: &Root, dest: &Root, options: &MigrateOptions, repor
         (Some(listing.catalog), stale)
     };
     let dest_catalog = dest_catalog.as_ref().unwrap_or(&survey.catalog);
-    let meta = read_destination(dest, dest_catalog, &functions, jobs).await?;
+    let meta = read_destination(dest, dest_catalog, &functions, &digests, jobs).await?;
     let plan = plan::plan(&functions, &digests, dest_catalog, &meta);
     rejections.extend(plan.rejections.iter().cloned());
     warnings.extend(plan.warnings.iter().cloned());
@@ -132,7 +132,13 @@ async fn hash_builds(
 
 /// Reads the SE2 metadata the destination holds: every `tenant.json`, the
 /// `.module.yaml` of each module this run produces, and `system/version`.
-async fn read_destination(dest: &Root, catalog: &Catalog, functions: &[Function], jobs: usize) -> Result<Destination> {
+async fn read_destination(
+    dest: &Root,
+    catalog: &Catalog,
+    functions: &[Function],
+    digests: &HashMap<String, String>,
+    jobs: usize,
+) -> Result<Destination> {
     let tenants: Vec<String> = catalog.tenant_overviews().map(str::to_owned).collect();
     let tenants = stream::iter(tenants)
         .map(|ident| async move {
@@ -171,7 +177,27 @@ async fn read_destination(dest: &Root, catalog: &Catalog, functions: &[Function]
             .map(|f| Existing { value: f.bytes.to_vec(), e_tag: f.e_tag, version: f.version }),
     };
     let pending = catalog.get(se2::PENDING_KEY).is_some();
-    Ok(Destination { tenants, modules, system, pending })
+
+    // A draft sits under its binary's digest, not its own: one already there
+    // with the size of a draft to copy may still be another version's.
+    let draft_keys: BTreeSet<String> = functions
+        .iter()
+        .flat_map(|f| f.builds.values().map(move |build| (f, build)))
+        .filter_map(|(f, build)| {
+            let draft = build.draft.as_ref()?;
+            let key = plan::draft_key(&f.id, &digests[&build.bin.key], draft);
+            catalog.get(&key).is_some_and(|found| found.size == draft.size).then_some(key)
+        })
+        .collect();
+    let drafts = stream::iter(draft_keys)
+        .map(|key| async move {
+            let (digest, _) = transfer::hash(dest, &key).await?;
+            Ok::<_, Error>((key, digest))
+        })
+        .buffer_unordered(jobs)
+        .try_collect()
+        .await?;
+    Ok(Destination { tenants, modules, system, pending, drafts })
 }
 
 /// Makes the plan's writes, stage after stage; a stage starts only when

@@ -122,6 +122,10 @@ pub struct Destination {
     pub system: Option<Existing<Vec<u8>>>,
     /// Whether a killed run left its journal.
     pub pending: bool,
+    /// The SHA-256 of each draft already at a key this run may copy a draft
+    /// of the same size to: the digest directory is the binary's, so a draft
+    /// there may be another version's.
+    pub drafts: HashMap<String, String>,
 }
 
 /// Every write of a run, in stage order, and what it found wrong.
@@ -246,8 +250,7 @@ fn plan_function(
         let drafts: Vec<(Version, &Object)> =
             versions.iter().filter_map(|v| function.builds[v].draft.as_ref().map(|d| (*v, d))).collect();
         let Some((winner, draft)) = drafts.last() else { continue };
-        let file = draft.key.rsplit('/').next().expect("a key has a file name");
-        let key = id.digest_key(digest, file);
+        let key = draft_key(id, digest, draft);
         let losers: Vec<String> =
             drafts.iter().filter(|(_, d)| digest_of(d) != digest_of(draft)).map(|(v, _)| v.to_string()).collect();
         if !losers.is_empty() {
@@ -258,7 +261,11 @@ fn plan_function(
             );
             plan.warnings.push(Problem::new(&key, reason));
         }
-        if needed(&key, draft.size) {
+        let stale = match meta.drafts.get(&key) {
+            Some(found) => found != digest_of(draft),
+            None => needed(&key, draft.size),
+        };
+        if stale {
             plan.drafts.push(Write::copy(WriteKind::Draft, draft, key, digest_of(draft)));
         }
     }
@@ -276,6 +283,11 @@ fn plan_function(
     module
 }
 
+/// Where `draft` is copied: beside the binary whose digest is `digest`.
+pub fn draft_key(id: &se2::FunctionId, digest: &str, draft: &Object) -> String {
+    id.digest_key(digest, draft.key.rsplit('/').next().expect("a key has a file name"))
+}
+
 /// Lowercase hex of a digest.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
@@ -283,4 +295,62 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Entry;
+    use crate::function::Build;
+    use crate::se2::FunctionId;
+    use crate::v0::Runnable;
+
+    fn object(key: &str, size: u64) -> Object {
+        Object { key: key.into(), size }
+    }
+
+    #[test]
+    fn a_draft_of_the_same_size_is_compared_by_digest() {
+        // v1.0.0 and v2.0.0 share a binary; their drafts differ but have the same size.
+        let id = FunctionId { ident: "t".into(), namespace: "ns".into(), name: "f".into() };
+        let version = |text: &str| Version::parse(text).unwrap();
+        let runnable = Runnable {
+            name: "f".into(),
+            namespace: "ns".into(),
+            lang: "rust".into(),
+            version: version("v2.0.0"),
+            draft_version: None,
+            unusable_draft_version: None,
+            api_version: None,
+        };
+        let build = |v: &str| Build {
+            bin: object(&format!("t/ns/f/{v}/f.wasm"), 4),
+            draft: Some(object(&format!("t/ns/f/{v}/lib.rs"), 5)),
+        };
+        let builds = [(version("v1.0.0"), build("v1.0.0")), (version("v2.0.0"), build("v2.0.0"))].into();
+        let function = Function { id, runnable, builds };
+        let (bin, old, new) = ("b".repeat(64), "1".repeat(64), "2".repeat(64));
+        let digests: HashMap<String, String> = [
+            ("t/ns/f/v1.0.0/f.wasm", &bin),
+            ("t/ns/f/v2.0.0/f.wasm", &bin),
+            ("t/ns/f/v1.0.0/lib.rs", &old),
+            ("t/ns/f/v2.0.0/lib.rs", &new),
+        ]
+        .map(|(key, digest)| (key.to_owned(), digest.clone()))
+        .into();
+        let draft = format!("t/ns/f/{bin}/lib.rs");
+        let dest = Catalog::build([Entry::new(format!("t/ns/f/{bin}/f.wasm"), 4), Entry::new(&draft, 5)]);
+
+        // (digest of the draft already there, whether v2.0.0's draft is copied over it)
+        for (found, copied) in [(Some(&old), true), (Some(&new), false), (None, false)] {
+            let drafts = found.map(|d| (draft.clone(), d.clone())).into_iter().collect();
+            let meta = Destination { drafts, ..Default::default() };
+            let plan = plan(std::slice::from_ref(&function), &digests, &dest, &meta);
+            let sources: Vec<Option<&str>> = plan.drafts.iter().map(|w| w.source.as_deref()).collect();
+            let expected = if copied { vec![Some("t/ns/f/v2.0.0/lib.rs")] } else { vec![] };
+            assert_eq!(sources, expected, "found {found:?}");
+            assert!(plan.binaries.is_empty());
+            assert_eq!(plan.warnings.len(), 1, "the conflict is told either way: {:?}", plan.warnings);
+        }
+    }
 }

@@ -41,6 +41,8 @@ pub struct PrunePlan {
     pub doomed: Vec<Doomed>,
     pub kept: Vec<Kept>,
     pub verification: Verification,
+    /// Staging files of interrupted writes (journals among them), removed by prune.
+    pub stale: Vec<String>,
 }
 
 impl PrunePlan {
@@ -83,7 +85,7 @@ pub async fn plan_prune(source: &Root, dest: &Root, jobs: usize, reporter: &dyn 
             kept.push(Kept { function, reasons });
         }
     }
-    Ok(PrunePlan { doomed, kept, verification })
+    Ok(PrunePlan { doomed, kept, verification, stale: survey.stale })
 }
 
 /// The v0 objects of a function: its `.runnable.yaml` and everything in its
@@ -129,6 +131,9 @@ pub async fn prune(
     reporter: &dyn Reporter,
 ) -> Result<Pruned> {
     let mut pruned = Pruned::default();
+    for key in &plan.stale {
+        transfer::remove_staging(source, key)?;
+    }
     if let Some(archive) = archive {
         let fresh: Vec<&Object> = plan.doomed.iter().filter(|d| !d.resumed).flat_map(|d| &d.objects).collect();
         reporter.start(Stage::Archive, Some(Work { items: fresh.len() as u64, bytes: fresh.iter().map(|o| o.size).sum() }));

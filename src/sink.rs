@@ -54,9 +54,7 @@ impl Sink for StoreSink<'_> {
     }
 
     async fn remove(&self, key: &str) -> Result<()> {
-        let file = self.dest.file(key).expect("only local roots have staging files");
-        std::fs::remove_file(&file).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
-            .map_err(|e| crate::error::Error::io(key, e))
+        transfer::remove_staging(self.dest, key)
     }
 }
 

@@ -39,7 +39,7 @@ const ATTEMPTS: u32 = 3;
 /// Runs `operation` again after a transient failure. Remote stores already
 /// retry each request; this also covers what they cannot, such as a body
 /// stream cut halfway through a large copy.
-async fn retrying<T, F, Fut>(mut operation: F) -> Result<T>
+pub(crate) async fn retrying<T, F, Fut>(mut operation: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
@@ -247,6 +247,16 @@ async fn put_once(root: &Root, key: &str, body: Bytes, condition: &Condition) ->
             root.store.put(&location, body.into()).await.map(|_| ()).map_err(|e| Error::store(key, e))
         }
         Err(e) => Err(Error::store(key, e)),
+    }
+}
+
+/// Removes the staging file (`<key>#<digits>`) an interrupted write left
+/// on local disk; only local roots have them.
+pub fn remove_staging(root: &Root, key: &str) -> Result<()> {
+    let Some(file) = root.file(key) else { return Ok(()) };
+    match std::fs::remove_file(&file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(key, e)),
+        _ => Ok(()),
     }
 }
 

@@ -109,6 +109,9 @@ pub struct Runnable {
     pub lang: String,
     pub version: Version,
     pub draft_version: Option<Version>,
+    /// `draftVersion` as written when it names no version (`latest`): the
+    /// function still migrates, without a draftRef and with a warning.
+    pub unusable_draft_version: Option<String>,
     pub api_version: Option<String>,
 }
 
@@ -152,18 +155,15 @@ pub fn parse_runnable(text: &str, site: RunnableSite<'_>) -> Result<Runnable, St
     if let Some(dir) = site.version_dir.filter(|dir| *dir != fqfn.version) {
         return disagree("the key path's version directory", &dir.to_string(), &fqfn.version.to_string());
     }
-    let draft_version = match yaml.draft_version.as_deref().filter(|v| !v.is_empty()) {
-        None => None,
-        Some(text) => Some(Version::parse(text).ok_or_else(|| {
-            format!("draftVersion {text:?} is not v<MAJOR>.<MINOR>.<PATCH>")
-        })?),
-    };
+    let draft_text = yaml.draft_version.filter(|v| !v.is_empty());
+    let draft_version = draft_text.as_deref().and_then(Version::parse);
     Ok(Runnable {
         name: fqfn.name,
         namespace: fqfn.namespace,
         lang: yaml.lang,
         version: fqfn.version,
         draft_version,
+        unusable_draft_version: draft_text.filter(|_| draft_version.is_none()),
         api_version: yaml.api_version.filter(|v| !v.is_empty()),
     })
 }
@@ -271,6 +271,13 @@ mod tests {
         .unwrap();
         assert_eq!(ok.version, v(1, 0, 0));
         assert_eq!(ok.draft_version, Some(v(1, 0, 0)));
+        assert_eq!(ok.unusable_draft_version, None);
+
+        // A draftVersion that names no version only costs the draftRef.
+        let latest = parse_runnable(&yaml("com.acme#default::hello@v1.0.0", "draftVersion: latest\n"), SITE).unwrap();
+        assert_eq!((latest.draft_version, latest.unusable_draft_version.as_deref()), (None, Some("latest")));
+        let empty = parse_runnable(&yaml("com.acme#default::hello@v1.0.0", "draftVersion: \"\"\n"), SITE).unwrap();
+        assert_eq!((empty.draft_version, empty.unusable_draft_version), (None, None));
         assert_eq!(ok.api_version.as_deref(), Some("0.4.0"));
         assert_eq!(ok.lang, "rust");
 
@@ -289,7 +296,6 @@ mod tests {
                 RunnableSite { version_dir: Some(v(2, 0, 0)), ..SITE },
                 "version directory",
             ),
-            (&yaml("com.acme#default::hello@v1.0.0", "draftVersion: latest\n"), SITE, "draftVersion"),
             (&yaml("com.acme-default-hello", ""), SITE, "malformed fqfn"),
         ];
         for (text, site, why) in rejected {

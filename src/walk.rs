@@ -12,6 +12,7 @@ use crate::catalog::{Catalog, Category, Entry};
 use crate::error::{Error, Result};
 use crate::report::{Reporter, Stage};
 use crate::root::Root;
+use crate::transfer;
 
 /// Why a file under a local root is not in the catalog.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,18 +79,23 @@ pub async fn walk(root: &Root, reporter: &dyn Reporter) -> Result<Listing> {
             let dir = dir.to_owned();
             tokio::task::spawn_blocking(move || walk_dir(&dir)).await.expect("walking does not panic")?
         }
-        None => {
-            let mut catalog = Catalog::default();
-            let mut objects = root.store.list(None);
-            while let Some(meta) = objects.try_next().await.map_err(|e| Error::store(&root.url, e))? {
-                reporter.advance(Stage::List, meta.size);
-                catalog.insert(Entry::new(meta.location.as_ref(), meta.size));
-            }
-            Listing { catalog, skipped: Vec::new() }
-        }
+        // A listing cut by a transient failure is made again from the start:
+        // not every store lists in key order, so it cannot resume at an offset.
+        None => transfer::retrying(|| list(root, reporter)).await?,
     };
     reporter.finish(Stage::List);
     Ok(listing)
+}
+
+/// Lists every object of a store, once.
+async fn list(root: &Root, reporter: &dyn Reporter) -> Result<Listing> {
+    let mut catalog = Catalog::default();
+    let mut objects = root.store.list(None);
+    while let Some(meta) = objects.try_next().await.map_err(|e| Error::store(&root.url, e))? {
+        reporter.advance(Stage::List, meta.size);
+        catalog.insert(Entry::new(meta.location.as_ref(), meta.size));
+    }
+    Ok(Listing { catalog, skipped: Vec::new() })
 }
 
 /// Walks a directory tree without following links.
@@ -130,4 +136,83 @@ fn walk_dir(root: &FsPath) -> Result<Listing> {
 /// `<name>#<digits>`: how object_store's local store (and se2) stage a write.
 fn is_staging(key: &str) -> bool {
     key.rsplit_once('#').is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use futures::StreamExt;
+    use futures::stream::BoxStream;
+    use object_store::memory::InMemory;
+    use object_store::path::Path;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt,
+        PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    };
+
+    use super::*;
+    use crate::report::Silent;
+
+    /// A store whose first listing fails after one object.
+    #[derive(Debug)]
+    struct CutListing {
+        inner: InMemory,
+        cut: AtomicBool,
+    }
+
+    impl std::fmt::Display for CutListing {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("CutListing")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for CutListing {
+        async fn put_opts(&self, l: &Path, p: PutPayload, o: PutOptions) -> object_store::Result<PutResult> {
+            self.inner.put_opts(l, p, o).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            l: &Path,
+            o: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.inner.put_multipart_opts(l, o).await
+        }
+        async fn get_opts(&self, l: &Path, o: GetOptions) -> object_store::Result<GetResult> {
+            self.inner.get_opts(l, o).await
+        }
+        fn delete_stream(
+            &self,
+            l: BoxStream<'static, object_store::Result<Path>>,
+        ) -> BoxStream<'static, object_store::Result<Path>> {
+            self.inner.delete_stream(l)
+        }
+        fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            let listing = self.inner.list(prefix);
+            if !self.cut.swap(false, Ordering::SeqCst) {
+                return listing;
+            }
+            let failure = object_store::Error::Generic { store: "CutListing", source: "connection reset".into() };
+            listing.take(1).chain(futures::stream::once(async { Err(failure) })).boxed()
+        }
+        async fn list_with_delimiter(&self, p: Option<&Path>) -> object_store::Result<ListResult> {
+            self.inner.list_with_delimiter(p).await
+        }
+        async fn copy_opts(&self, f: &Path, t: &Path, o: CopyOptions) -> object_store::Result<()> {
+            self.inner.copy_opts(f, t, o).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listing_cut_by_a_transient_failure_is_made_again() {
+        let store = CutListing { inner: InMemory::new(), cut: AtomicBool::new(true) };
+        for key in ["t/ns/f/.runnable.yaml", "t/ns/f/v1.0.0/f.wasm", "t/tenant.json"] {
+            store.put(&Path::parse(key).unwrap(), "x".into()).await.unwrap();
+        }
+        let root = Root::from_store("memory://cut", Arc::new(store));
+        let listing = walk(&root, &Silent).await.expect("the second listing succeeds");
+        assert_eq!(listing.catalog.len(), 3);
+    }
 }
