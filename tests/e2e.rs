@@ -1,0 +1,87 @@
+//! The end-to-end conformance suite of SPEC.md §2–§4: the same test
+//! functions run on every backend (`common::backends`), each expanded into
+//! one `#[tokio::test]` per backend named `<backend>_<case>`. Every test
+//! makes its own uniquely named roots, so the tests run in parallel.
+//!
+//! To add a backend: write `common::backends::NAME() -> Option<Backend>`
+//! (`None` when its server is not configured) and add `NAME` to the
+//! backend lists of the `conformance!` invocation below.
+
+mod common;
+
+/// The conformance functions, one `async fn(&Harness)` per case, by topic.
+mod conformance {
+    pub mod commands;
+    pub mod inventory;
+    pub mod layout;
+    pub mod merge;
+    pub mod problems;
+    pub mod runs;
+}
+
+use conformance::{commands, inventory, layout, merge, problems, runs};
+
+/// `conformance! { [backend, ...] => [module::case, ...]; ... }` expands
+/// each case into one test per listed backend, `<backend>_<case>`, that
+/// calls `module::case(&Harness)`.
+macro_rules! conformance {
+    ($($backends:tt => [$($module:ident :: $case:ident),+ $(,)?];)+) => {
+        $($(conformance!(@case $backends $module $case);)+)+
+    };
+    (@case [$($backend:ident),+ $(,)?] $module:ident $case:ident) => {
+        $(pastey::paste! {
+            #[tokio::test]
+            async fn [<$backend _ $case>]() {
+                let backend = common::backends::$backend();
+                if let Some(harness) = common::Harness::new(backend, stringify!($backend), stringify!($case)) {
+                    $module::$case(&harness).await;
+                }
+            }
+        })+
+    };
+}
+
+conformance! {
+    [memory, disk] => [
+        layout::fresh_root_gets_the_spec_layout,
+        layout::versions_order_as_semver,
+        layout::highest_runnable_is_current,
+        layout::drafts_follow_lang,
+        layout::identical_binaries_share_a_digest_directory,
+        layout::draft_conflict_keeps_the_highest_versions_draft,
+        layout::draft_ref_is_the_draft_versions_binary,
+        layout::versions_count_revisions,
+        layout::listing_order_does_not_matter,
+        merge::merge_keeps_existing_modules,
+        merge::system_version_never_decreases,
+        merge::tenant_filter_limits_the_run,
+        merge::draft_conflict_across_runs_keeps_the_highest_versions_draft,
+        merge::unreadable_tenant_json_is_never_overwritten,
+        problems::rejects_unparsable_yaml,
+        problems::rejects_malformed_fqfn,
+        problems::rejects_fqfn_disagreeing_with_fields,
+        problems::rejects_fqfn_disagreeing_with_key_path,
+        problems::rejects_missing_current_binary,
+        problems::rejects_function_without_runnable,
+        problems::warns_draft_without_binary,
+        problems::warns_version_directory_without_binary,
+        problems::warns_draft_version_without_draft,
+        problems::warns_file_matching_nothing,
+        runs::second_run_writes_nothing,
+        runs::dry_run_lists_exactly_the_real_writes,
+        runs::dry_run_into_existing_layout_lists_the_real_writes,
+        runs::to_dest_leaves_the_source_untouched,
+        runs::interrupted_run_is_completed_by_the_next,
+        runs::report_file_holds_the_full_account,
+        runs::summary_and_quiet_output,
+        runs::json_output_is_one_document,
+        commands::bad_command_line_exits_2,
+        inventory::inventory_counts_what_it_finds,
+        inventory::inventory_exits_3_on_what_migrate_rejects,
+    ];
+    // memory:// makes every named store it is asked for: no memory root is missing.
+    [disk] => [
+        commands::missing_root_exits_1,
+        commands::local_roots_in_every_form,
+    ];
+}
