@@ -124,7 +124,7 @@ pub struct VersionAssets {
 pub struct FunctionAssets {
     pub id: FunctionId,
     pub runnable: Option<Object>,
-    pub versions: std::collections::BTreeMap<Version, VersionAssets>,
+    pub versions: v0::VersionMap<VersionAssets>,
     /// Files in the function's directory that no rule explains.
     pub loose: Vec<Object>,
     /// The journal of an interrupted prune.
@@ -143,10 +143,22 @@ impl FunctionAssets {
     }
 }
 
-/// Everything under a root, indexed by key.
+/// One node of the trie: the objects of a function directory
+/// (`<t>/<ns>/<n>/`), or a single object that lies outside any.
+#[derive(Debug)]
+enum Node {
+    /// Objects under the directory, by the rest of their key, sorted.
+    Dir(Vec<(Box<str>, Asset)>),
+    Object(Asset),
+}
+
+/// Everything under a root, indexed by key. The trie is keyed by function
+/// directory (with every object below it held in that one node), so it
+/// stays small for roots of millions of keys.
 #[derive(Default)]
 pub struct Catalog {
-    trie: Trie<String, Asset>,
+    trie: Trie<String, Node>,
+    len: usize,
 }
 
 impl Catalog {
@@ -160,91 +172,136 @@ impl Catalog {
     }
 
     pub fn insert(&mut self, entry: Entry) {
-        let category = Category::of(&entry.key);
-        self.trie.insert(entry.key, Asset { category, size: entry.size });
+        let asset = Asset { category: Category::of(&entry.key), size: entry.size };
+        match split_dir(&entry.key) {
+            Some((dir, rest)) => {
+                let node = match self.trie.get_mut(dir) {
+                    Some(node) => node,
+                    None => {
+                        self.trie.insert(dir.to_owned(), Node::Dir(Vec::new()));
+                        self.trie.get_mut(dir).expect("just inserted")
+                    }
+                };
+                let Node::Dir(objects) = node else { unreachable!("directory keys end with '/'") };
+                match objects.binary_search_by(|(r, _)| (**r).cmp(rest)) {
+                    Ok(at) => objects[at].1 = asset,
+                    Err(at) => {
+                        objects.insert(at, (rest.into(), asset));
+                        self.len += 1;
+                    }
+                }
+            }
+            None => {
+                if self.trie.insert(entry.key, Node::Object(asset)).is_none() {
+                    self.len += 1;
+                }
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.trie.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.trie.is_empty()
+        self.len == 0
     }
 
     pub fn get(&self, key: &str) -> Option<Asset> {
-        self.trie.get(key).copied()
+        match split_dir(key) {
+            Some((dir, rest)) => match self.trie.get(dir)? {
+                Node::Dir(objects) => objects.binary_search_by(|(r, _)| (**r).cmp(rest)).ok().map(|at| objects[at].1),
+                Node::Object(_) => None,
+            },
+            None => match self.trie.get(key)? {
+                Node::Object(asset) => Some(*asset),
+                Node::Dir(_) => None,
+            },
+        }
     }
 
     /// Every object, in byte order of keys.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, Asset)> {
-        self.trie.iter().map(|(k, a)| (k.as_str(), *a))
+    pub fn iter(&self) -> impl Iterator<Item = (String, Asset)> + '_ {
+        self.trie.iter().flat_map(|(key, node)| expand(key, node))
     }
 
     /// Every object whose key starts with `prefix`, in byte order of keys.
-    pub fn under<'a>(&'a self, prefix: &str) -> Box<dyn Iterator<Item = (&'a str, Asset)> + 'a> {
+    pub fn under<'a>(&'a self, prefix: &str) -> Box<dyn Iterator<Item = (String, Asset)> + 'a> {
         let prefix = prefix.to_owned();
         match self.trie.get_raw_descendant(&prefix) {
-            Some(sub) => Box::new(sub.iter().map(|(k, a)| (k.as_str(), *a)).filter(move |(k, _)| k.starts_with(&prefix))),
+            Some(sub) => Box::new(
+                sub.iter().flat_map(|(key, node)| expand(key, node)).filter(move |(k, _)| k.starts_with(&prefix)),
+            ),
             None => Box::new(std::iter::empty()),
         }
     }
 
     /// The tenants holding SE2 overviews, by identifier.
-    pub fn tenant_overviews(&self) -> impl Iterator<Item = &str> {
-        self.iter().filter(|(_, a)| a.category == Category::TenantJson).filter_map(|(k, _)| k.split('/').next())
+    pub fn tenant_overviews(&self) -> impl Iterator<Item = String> + '_ {
+        self.trie.iter().filter_map(|(key, node)| match node {
+            Node::Object(asset) if asset.category == Category::TenantJson => key.split('/').next().map(str::to_owned),
+            _ => None,
+        })
     }
 
     /// Groups keys into v0 functions; a directory is a function when it holds
     /// at least one v0 key. Keys outside every function are passed to `other`.
     pub fn functions(&self, mut other: impl FnMut(&str, Asset)) -> Vec<FunctionAssets> {
         let mut functions = Vec::new();
-        let mut group: Vec<(&str, Asset)> = Vec::new();
-        // Keys of one function directory are contiguous in byte order.
-        let mut flush = |group: &mut Vec<(&str, Asset)>, other: &mut dyn FnMut(&str, Asset)| {
-            if group.iter().any(|(_, a)| a.category.is_v0()) {
-                functions.push(assemble(group));
-            } else {
-                group.iter().for_each(|(k, a)| other(k, *a));
+        for (key, node) in self.trie.iter() {
+            match node {
+                Node::Dir(objects) => {
+                    let is_function = objects.iter().any(|(_, a)| a.category.is_v0());
+                    let mut members = Vec::new();
+                    for (rest, asset) in objects {
+                        let full = format!("{key}{rest}");
+                        if is_function && (asset.category == Category::Loose || asset.category.is_v0()) {
+                            members.push((full, *asset));
+                        } else {
+                            other(&full, *asset);
+                        }
+                    }
+                    if is_function {
+                        functions.push(assemble(key, members));
+                    }
+                }
+                Node::Object(asset) => other(key, *asset),
             }
-            group.clear();
-        };
-        for (key, asset) in self.iter() {
-            let in_function = matches!(asset.category, Category::Loose) || asset.category.is_v0();
-            if !in_function {
-                other(key, asset);
-                continue;
-            }
-            if group.first().is_some_and(|(first, _)| function_dir(first) != function_dir(key)) {
-                flush(&mut group, &mut other);
-            }
-            group.push((key, asset));
         }
-        flush(&mut group, &mut other);
         functions.sort_by(|a, b| a.id.cmp(&b.id));
         functions
     }
 }
 
-/// `<t>/<ns>/<n>` of a key with at least four segments.
-fn function_dir(key: &str) -> &str {
-    let end = key.match_indices('/').nth(2).map_or(key.len(), |(i, _)| i);
-    &key[..end]
+/// The objects of one trie node, with their full keys.
+fn expand<'a>(key: &'a str, node: &'a Node) -> Box<dyn Iterator<Item = (String, Asset)> + 'a> {
+    match node {
+        Node::Object(asset) => Box::new(std::iter::once((key.to_owned(), *asset))),
+        Node::Dir(objects) => Box::new(objects.iter().map(move |(rest, asset)| (format!("{key}{rest}"), *asset))),
+    }
 }
 
-fn assemble(group: &[(&str, Asset)]) -> FunctionAssets {
-    let mut parts = group[0].0.splitn(4, '/');
+/// Splits a key of at least four segments into its function directory
+/// (`<t>/<ns>/<n>/`, slash included) and the rest.
+fn split_dir(key: &str) -> Option<(&str, &str)> {
+    let end = key.match_indices('/').nth(2)?.0 + 1;
+    Some(key.split_at(end))
+}
+
+/// The function of directory `dir` (`<t>/<ns>/<n>/`) from its v0 and loose objects.
+fn assemble(dir: &str, members: Vec<(String, Asset)>) -> FunctionAssets {
+    let mut parts = dir.splitn(4, '/');
     let mut part = || parts.next().unwrap_or_default().to_owned();
     let mut function = FunctionAssets::new(FunctionId { ident: part(), namespace: part(), name: part() });
-    for (key, asset) in group {
-        let object = Object { key: (*key).to_owned(), size: asset.size };
+    for (key, asset) in members {
+        let object = Object { key, size: asset.size };
         match asset.category {
             Category::Runnable => function.runnable = Some(object),
             Category::PruneJournal => function.journal = Some(object),
-            Category::VersionRunnable(v) => function.versions.entry(v).or_default().runnable = Some(object),
-            Category::Bin(v) => function.versions.entry(v).or_default().bin = Some(object),
-            Category::Src(v) => function.versions.entry(v).or_default().sources.push(object),
-            Category::VersionStray(v) => function.versions.entry(v).or_default().strays.push(object),
+            Category::VersionRunnable(v) => function.versions.slot(v).runnable = Some(object),
+            Category::Bin(v) => function.versions.slot(v).bin = Some(object),
+            Category::Src(v) => function.versions.slot(v).sources.push(object),
+            Category::VersionStray(v) => function.versions.slot(v).strays.push(object),
             _ => function.loose.push(object),
         }
     }
@@ -327,13 +384,15 @@ mod tests {
 
     #[test]
     fn the_trie_iterates_in_byte_order() {
-        let listed = ["b", "a/b", "a", "a/a", "ab", "a-b", "é", "Z", "a/b/c"];
+        let listed = ["b", "a/b", "a", "a/a", "ab", "a-b", "é", "Z", "a/b/c", "a/b/c/d", "a/b/c/e/f", "a/b/c-d/x", "a/b/c.d/x", "a/b/cd/x/y"];
         let catalog = Catalog::build(keys(&listed));
-        let order: Vec<&str> = catalog.iter().map(|(k, _)| k).collect();
+        let order: Vec<String> = catalog.iter().map(|(k, _)| k).collect();
         let mut sorted = listed.to_vec();
         sorted.sort();
         assert_eq!(order, sorted);
-        let under: Vec<&str> = catalog.under("a/").map(|(k, _)| k).collect();
-        assert_eq!(under, ["a/a", "a/b", "a/b/c"]);
+        let under: Vec<String> = catalog.under("a/").map(|(k, _)| k).collect();
+        assert_eq!(under, ["a/a", "a/b", "a/b/c", "a/b/c-d/x", "a/b/c.d/x", "a/b/c/d", "a/b/c/e/f", "a/b/cd/x/y"]);
+        assert_eq!(catalog.len(), listed.len());
+        assert!(catalog.get("a/b/c/e/f").is_some() && catalog.get("a/b/c/e").is_none());
     }
 }

@@ -2,13 +2,12 @@
 //! versions to migrate, each with its binary and draft) or rejected with the
 //! key and the reason, plus the warnings its keys deserve. Pure.
 
-use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::catalog::{FunctionAssets, Object};
 use crate::se2::FunctionId;
-use crate::v0::{self, Runnable, RunnableSite, Version};
+use crate::v0::{self, Runnable, RunnableSite, Version, VersionMap};
 
 /// A rejection or warning: the key at fault and why.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -43,7 +42,7 @@ pub struct Function {
     /// The current `.runnable.yaml`: the one with the highest version.
     pub runnable: Runnable,
     /// Every version that has a binary, in ascending order.
-    pub builds: BTreeMap<Version, Build>,
+    pub builds: VersionMap<Build>,
 }
 
 impl Function {
@@ -108,7 +107,7 @@ fn accept(assets: &FunctionAssets, runnable: Runnable, runnable_key: String) -> 
         let reason = format!("draftVersion {text:?} is not v<MAJOR>.<MINOR>.<PATCH>, so no draftRef");
         warnings.push(Problem::new(runnable_key, reason));
     }
-    let mut builds = BTreeMap::new();
+    let mut builds = VersionMap::default();
     for (version, files) in &assets.versions {
         let draft = files.sources.iter().find(|s| Some(file_name(&s.key)) == draft_file);
         match &files.bin {

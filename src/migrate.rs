@@ -139,7 +139,7 @@ async fn read_destination(
     digests: &HashMap<String, String>,
     jobs: usize,
 ) -> Result<Destination> {
-    let tenants: Vec<String> = catalog.tenant_overviews().map(str::to_owned).collect();
+    let tenants: Vec<String> = catalog.tenant_overviews().collect();
     let tenants = stream::iter(tenants)
         .map(|ident| async move {
             let key = se2::tenant_key(&ident);

@@ -188,6 +188,88 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A small map from versions to `V`, kept sorted in one vector: a function
+/// has a handful of versions, and a root can hold a million functions, for
+/// which a `BTreeMap` node each (sized for eleven entries) costs too much.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionMap<V>(Vec<(Version, V)>);
+
+impl<V> Default for VersionMap<V> {
+    fn default() -> Self {
+        VersionMap(Vec::new())
+    }
+}
+
+impl<V> VersionMap<V> {
+    fn find(&self, version: &Version) -> Result<usize, usize> {
+        self.0.binary_search_by(|(v, _)| v.cmp(version))
+    }
+
+    pub fn get(&self, version: &Version) -> Option<&V> {
+        self.find(version).ok().map(|at| &self.0[at].1)
+    }
+
+    /// The value of `version`, inserted as `V::default()` when missing.
+    pub fn slot(&mut self, version: Version) -> &mut V
+    where
+        V: Default,
+    {
+        let at = match self.find(&version) {
+            Ok(at) => at,
+            Err(at) => {
+                self.0.insert(at, (version, V::default()));
+                at
+            }
+        };
+        &mut self.0[at].1
+    }
+
+    pub fn insert(&mut self, version: Version, value: V) {
+        match self.find(&version) {
+            Ok(at) => self.0[at].1 = value,
+            Err(at) => self.0.insert(at, (version, value)),
+        }
+    }
+
+    /// Entries in ascending version order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Version, &V)> + ExactSizeIterator {
+        self.0.iter().map(|(v, value)| (v, value))
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Version> + ExactSizeIterator {
+        self.0.iter().map(|(v, _)| v)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
+        self.0.iter().map(|(_, value)| value)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<V> std::ops::Index<&Version> for VersionMap<V> {
+    type Output = V;
+
+    fn index(&self, version: &Version) -> &V {
+        self.get(version).expect("a version of the map")
+    }
+}
+
+impl<'a, V> IntoIterator for &'a VersionMap<V> {
+    type Item = (&'a Version, &'a V);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (Version, V)>, fn(&'a (Version, V)) -> (&'a Version, &'a V)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(v, value)| (v, value))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -190,7 +190,7 @@ async fn read_metadata(root: &Root, key: &str) -> Result<Option<Vec<u8>>> {
 type Tenants = BTreeMap<String, (u64, Vec<Module>)>;
 
 async fn read_tenants(dest: &Root, catalog: &Catalog, jobs: usize) -> Result<(Tenants, Vec<Finding>)> {
-    let idents: Vec<String> = catalog.tenant_overviews().map(str::to_owned).collect();
+    let idents: Vec<String> = catalog.tenant_overviews().collect();
     let read: Vec<(String, Option<Vec<u8>>)> = stream::iter(idents)
         .map(|ident| async move {
             let bytes = read_metadata(dest, &se2::tenant_key(&ident)).await?;
