@@ -55,7 +55,7 @@ pub async fn migrate(source: &Root, dest: &Root, options: &MigrateOptions, repor
     let (dest_catalog, stale) = if source.same_store(dest) {
         (None, survey.stale)
     } else {
-        let listing = walk(dest, reporter).await?;
+        let listing = walk(dest, jobs, reporter).await?;
         let stale = listing.skipped.into_iter().filter(|s| s.is_stale_staging()).map(|s| s.key).collect();
         (Some(listing.catalog), stale)
     };

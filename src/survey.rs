@@ -1,7 +1,7 @@
 //! The survey shared by every command: walk a root, group its v0 keys into
 //! functions, read each `.runnable.yaml` and judge each function.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt, stream};
 
@@ -41,7 +41,7 @@ pub struct Survey {
 /// Walks `root` and judges its functions; `tenants`, when not empty, limits
 /// the survey to those tenant identifiers.
 pub async fn survey(root: &Root, tenants: &[String], jobs: usize, reporter: &dyn Reporter) -> Result<Survey> {
-    let Listing { catalog, skipped } = walk(root, reporter).await?;
+    let Listing { catalog, skipped } = walk(root, jobs, reporter).await?;
     let selected = |key: &str| tenants.is_empty() || tenants.iter().any(|t| key.split('/').next() == Some(t));
     let mut others = Vec::new();
     let mut assets = catalog.functions(|key, asset: Asset| {
@@ -55,12 +55,24 @@ pub async fn survey(root: &Root, tenants: &[String], jobs: usize, reporter: &dyn
         others.iter().map(|o| Problem::new(&o.key, "matches nothing in the v0 or SE2 layout")).collect();
     let mut rejections = Vec::new();
     let mut stale = Vec::new();
+    // A function holding a name that is not UTF-8 is rejected whole: migrated,
+    // it would leave that file behind while reported complete.
+    let dirs: HashSet<String> = assets.iter().map(|f| f.id.dir()).collect();
+    let mut unaddressable: HashMap<String, Problem> = HashMap::new();
     for skipped in skipped.into_iter().filter(|s| selected(&s.key)) {
         if skipped.is_stale_staging() {
             stale.push(skipped.key);
         } else if skipped.why == Skip::NotUtf8 {
             let function = skipped.key.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
-            rejections.push(Rejection { function, key: skipped.key.clone(), reason: skipped.reason().into() });
+            let problem = Problem::new(&skipped.key, skipped.reason());
+            if dirs.contains(&function) {
+                let first = unaddressable.entry(function).or_insert_with(|| problem.clone());
+                if problem < *first {
+                    *first = problem;
+                }
+            } else {
+                rejections.push(Rejection { function, key: problem.key, reason: problem.reason });
+            }
         } else {
             warnings.push(Problem::new(&skipped.key, skipped.reason()));
         }
@@ -71,7 +83,11 @@ pub async fn survey(root: &Root, tenants: &[String], jobs: usize, reporter: &dyn
         }
     }
 
-    let keys: Vec<String> = assets.iter().flat_map(|f| f.runnables().map(|(o, _)| o.key.clone())).collect();
+    let keys: Vec<String> = assets
+        .iter()
+        .filter(|f| !unaddressable.contains_key(&f.id.dir()))
+        .flat_map(|f| f.runnables().map(|(o, _)| o.key.clone()))
+        .collect();
     reporter.start(Stage::Read, Some(Work { items: keys.len() as u64, bytes: 0 }));
     let texts: HashMap<String, Result<String, String>> = stream::iter(keys)
         .map(|key| async move {
@@ -87,7 +103,10 @@ pub async fn survey(root: &Root, tenants: &[String], jobs: usize, reporter: &dyn
     let functions = assets
         .into_iter()
         .map(|assets| {
-            let judgement = function::judge(&assets, |key| texts[key].clone());
+            let judgement = match unaddressable.remove(&assets.id.dir()) {
+                Some(problem) => Judgement { outcome: Err(problem), warnings: Vec::new() },
+                None => function::judge(&assets, |key| texts[key].clone()),
+            };
             Surveyed { assets, judgement }
         })
         .collect();
@@ -103,4 +122,34 @@ async fn read_runnable(root: &Root, key: &str) -> Result<Result<String, String>>
         Err(e) => return Err(e),
     };
     Ok(String::from_utf8(fetched.bytes.to_vec()).map_err(|_| "does not parse: not UTF-8 text".to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::*;
+    use crate::report::Silent;
+
+    #[tokio::test]
+    async fn a_function_holding_a_name_that_is_not_utf8_is_rejected_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let function = dir.path().join("t/ns/f");
+        std::fs::create_dir_all(function.join("v1.0.0")).unwrap();
+        let yaml = "name: f\nnamespace: ns\nlang: rust\nversion: v1.0.0\nfqfn: t#ns::f@v1.0.0\n";
+        std::fs::write(function.join(".runnable.yaml"), yaml).unwrap();
+        std::fs::write(function.join("v1.0.0/f.wasm"), "bin").unwrap();
+        std::fs::write(function.join("v1.0.0").join(std::ffi::OsStr::from_bytes(b"notes\xff")), "x").unwrap();
+        std::fs::create_dir_all(dir.path().join(std::ffi::OsStr::from_bytes(b"t/ns/g\xfe"))).unwrap();
+
+        let root = Root::directory("test", dir.path()).unwrap();
+        let survey = survey(&root, &[], 2, &Silent).await.unwrap();
+        assert_eq!(survey.functions.len(), 1);
+        let problem = survey.functions[0].judgement.outcome.as_ref().unwrap_err();
+        assert_eq!(problem.key, "t/ns/f/v1.0.0/notes\u{FFFD}");
+        assert!(problem.reason.contains("not UTF-8"), "{problem}");
+        // A directory whose own name is not UTF-8 holds no function se2 can see: it is rejected by name.
+        let rejected: Vec<&str> = survey.rejections.iter().map(|r| r.function.as_str()).collect();
+        assert_eq!(rejected, ["t/ns/g\u{FFFD}"]);
+    }
 }

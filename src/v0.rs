@@ -253,6 +253,22 @@ impl<V> VersionMap<V> {
     }
 }
 
+impl<V> FromIterator<(Version, V)> for VersionMap<V> {
+    fn from_iter<I: IntoIterator<Item = (Version, V)>>(entries: I) -> Self {
+        let mut map = VersionMap::default();
+        for (version, value) in entries {
+            map.insert(version, value);
+        }
+        map
+    }
+}
+
+impl<V, const N: usize> From<[(Version, V); N]> for VersionMap<V> {
+    fn from(entries: [(Version, V); N]) -> Self {
+        entries.into_iter().collect()
+    }
+}
+
 impl<V> std::ops::Index<&Version> for VersionMap<V> {
     type Output = V;
 

@@ -92,7 +92,7 @@ pub async fn verify_survey(
     jobs: usize,
     reporter: &dyn Reporter,
 ) -> Result<Verification> {
-    let walked = if source.same_store(dest) { None } else { Some(walk(dest, reporter).await?.catalog) };
+    let walked = if source.same_store(dest) { None } else { Some(walk(dest, jobs, reporter).await?.catalog) };
     let catalog = walked.as_ref().unwrap_or(&survey.catalog);
     let mut findings = Vec::new();
     let mut checked = Checked::default();

@@ -6,7 +6,8 @@
 
 use std::path::Path as FsPath;
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt, stream};
+use object_store::ObjectMeta;
 
 use crate::catalog::{Catalog, Category, Entry};
 use crate::error::{Error, Result};
@@ -71,31 +72,42 @@ pub struct Listing {
     pub skipped: Vec<Skipped>,
 }
 
-/// Lists every object under the root.
-pub async fn walk(root: &Root, reporter: &dyn Reporter) -> Result<Listing> {
+/// Lists every object under the root; up to `jobs` listings run at once.
+pub async fn walk(root: &Root, jobs: usize, reporter: &dyn Reporter) -> Result<Listing> {
     reporter.start(Stage::List, None);
     let listing = match root.dir() {
         Some(dir) => {
             let dir = dir.to_owned();
             tokio::task::spawn_blocking(move || walk_dir(&dir)).await.expect("walking does not panic")?
         }
-        // A listing cut by a transient failure is made again from the start:
-        // not every store lists in key order, so it cannot resume at an offset.
-        None => transfer::retrying(|| list(root, reporter)).await?,
+        None => Listing { catalog: list(root, jobs, reporter).await?, skipped: Vec::new() },
     };
     reporter.finish(Stage::List);
     Ok(listing)
 }
 
-/// Lists every object of a store, once.
-async fn list(root: &Root, reporter: &dyn Reporter) -> Result<Listing> {
+/// Lists a store one top-level prefix (tenant) at a time, `jobs` at once:
+/// remote listings run in parallel, and no single listing holds the whole
+/// root. A listing cut by a transient failure is made again from the start:
+/// not every store lists in key order, so it cannot resume at an offset.
+async fn list(root: &Root, jobs: usize, reporter: &dyn Reporter) -> Result<Catalog> {
+    let failed = |e| Error::store(&root.url, e);
+    let top = transfer::retrying(|| async { root.store.list_with_delimiter(None).await.map_err(failed) }).await?;
     let mut catalog = Catalog::default();
-    let mut objects = root.store.list(None);
-    while let Some(meta) = objects.try_next().await.map_err(|e| Error::store(&root.url, e))? {
+    let mut add = |meta: ObjectMeta| {
         reporter.advance(Stage::List, meta.size);
         catalog.insert(Entry::new(meta.location.as_ref(), meta.size));
+    };
+    top.objects.into_iter().for_each(&mut add);
+    let mut listings = stream::iter(&top.common_prefixes)
+        .map(|prefix| {
+            transfer::retrying(move || root.store.list(Some(prefix)).map_err(failed).try_collect::<Vec<_>>())
+        })
+        .buffer_unordered(jobs);
+    while let Some(objects) = listings.try_next().await? {
+        objects.into_iter().for_each(&mut add);
     }
-    Ok(Listing { catalog, skipped: Vec::new() })
+    Ok(catalog)
 }
 
 /// Walks a directory tree without following links.
@@ -212,7 +224,7 @@ mod tests {
             store.put(&Path::parse(key).unwrap(), "x".into()).await.unwrap();
         }
         let root = Root::from_store("memory://cut", Arc::new(store));
-        let listing = walk(&root, &Silent).await.expect("the second listing succeeds");
+        let listing = walk(&root, 4, &Silent).await.expect("the second listing succeeds");
         assert_eq!(listing.catalog.len(), 3);
     }
 }
