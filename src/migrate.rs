@@ -4,13 +4,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::{SinkExt, StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 
 use crate::catalog::{Catalog, Category, Object};
 use crate::error::{Error, Result};
 use crate::function::Function;
-use crate::plan::{self, Destination, Existing, Plan, Rejection, Write};
+use crate::plan::{self, Destination, Existing, Plan, Rejection, Write, WriteKind};
 use crate::report::{Report, Reporter, Stage, Stopwatch, Summary, Work};
 use crate::root::Root;
 use crate::se2;
@@ -49,9 +49,8 @@ pub async fn migrate(source: &Root, dest: &Root, options: &MigrateOptions, repor
         }
     }
 
-    let digests = hash_builds(source, &functions, jobs, reporter).await?;
-    clock.lap(Stage::Hash);
-
+    // What the destination holds is read before anything is written: a
+    // tenant whose tenant.json cannot be merged into gets nothing.
     let (dest_catalog, stale) = if source.same_store(dest) {
         (None, survey.stale)
     } else {
@@ -60,8 +59,22 @@ pub async fn migrate(source: &Root, dest: &Root, options: &MigrateOptions, repor
         (Some(listing.catalog), stale)
     };
     let dest_catalog = dest_catalog.as_ref().unwrap_or(&survey.catalog);
-    let meta = read_destination(dest, dest_catalog, &functions, &digests, jobs).await?;
+    let overviews = read_overviews(dest, dest_catalog, jobs).await?;
+
+    let sink: Box<dyn Sink + '_> = if options.dry_run { Box::new(DryRun) } else { Box::new(StoreSink { source, dest }) };
+    let journaled = Journaled::new(sink.as_ref());
+    for key in &stale {
+        sink.remove(key).await?;
+    }
+    let blocked = plan::unmergeable(&overviews.tenants);
+    let writable: Vec<&Function> = functions.iter().filter(|f| !blocked.contains_key(f.id.ident.as_str())).collect();
+    let (digests, copied) = hash_and_copy(source, &writable, dest_catalog, &journaled, jobs, reporter).await?;
+    // Hashing and copying binaries overlap: their time is one lap.
+    clock.lap(Stage::Binaries);
+
+    let meta = read_existing(dest, dest_catalog, &writable, &digests, overviews, jobs).await?;
     let plan = plan::plan(&functions, &digests, dest_catalog, &meta);
+    debug_assert_eq!(sorted(copied), sorted(plan.binaries.clone()), "the binaries copied are the plan's");
     rejections.extend(plan.rejections.iter().cloned());
     warnings.extend(plan.warnings.iter().cloned());
     rejections.sort();
@@ -74,18 +87,13 @@ pub async fn migrate(source: &Root, dest: &Root, options: &MigrateOptions, repor
     }
     clock.lap(Stage::Plan);
 
-    let sink: Box<dyn Sink + '_> = if options.dry_run { Box::new(DryRun) } else { Box::new(StoreSink { source, dest }) };
-    for key in &stale {
-        sink.remove(key).await?;
-    }
-    execute(&plan, sink.as_ref(), jobs, reporter, &mut clock).await?;
+    execute(&plan, &journaled, jobs, reporter, &mut clock).await?;
 
-    let writes: Vec<Write> = plan.writes().cloned().collect();
     let summary = Summary {
         functions: plan.functions,
         binaries: plan.binaries.len(),
         drafts: plan.drafts.len(),
-        bytes: writes.iter().map(|w| w.bytes).sum(),
+        bytes: plan.writes().map(|w| w.bytes).sum(),
         rejected: rejections.len(),
         warnings: warnings.len(),
         elapsed_seconds: clock.elapsed().as_secs_f64(),
@@ -95,50 +103,113 @@ pub async fn migrate(source: &Root, dest: &Root, options: &MigrateOptions, repor
         destination: dest.url.clone(),
         dry_run: options.dry_run,
         summary,
-        writes,
+        writes: plan.into_writes(),
         rejections,
         warnings,
         stages: clock.timings,
     })
 }
 
-/// Hashes every binary and draft to migrate; returns key → SHA-256.
-async fn hash_builds(
-    root: &Root,
-    functions: &[Function],
-    jobs: usize,
-    reporter: &dyn Reporter,
-) -> Result<HashMap<String, String>> {
-    let objects: Vec<&Object> =
-        functions.iter().flat_map(|f| f.builds.values()).flat_map(|b| std::iter::once(&b.bin).chain(&b.draft)).collect();
-    let work = Work { items: objects.len() as u64, bytes: objects.iter().map(|o| o.size).sum() };
-    reporter.start(Stage::Hash, Some(work));
-    let digests = stream::iter(objects)
-        .map(|object| async move {
-            let (digest, length) = transfer::hash(root, &object.key).await?;
-            if length != object.size {
-                let reason = format!("changed while se2 read it: listed with {} bytes, read {length}", object.size);
-                return Err(Error::Object { key: object.key.clone(), reason });
-            }
-            reporter.advance(Stage::Hash, length);
-            Ok((object.key.clone(), digest))
-        })
-        .buffer_unordered(jobs)
-        .try_collect()
-        .await?;
-    reporter.finish(Stage::Hash);
-    Ok(digests)
+fn sorted(mut writes: Vec<Write>) -> Vec<Write> {
+    writes.sort_by(|a, b| a.destination.cmp(&b.destination));
+    writes
 }
 
-/// Reads the SE2 metadata the destination holds: every `tenant.json`, the
-/// `.module.yaml` of each module this run produces, and `system/version`.
-async fn read_destination(
-    dest: &Root,
-    catalog: &Catalog,
-    functions: &[Function],
-    digests: &HashMap<String, String>,
+/// A sink that journals its first write: `begin` runs once, right before
+/// it, so a run that writes nothing leaves no trace.
+struct Journaled<'a> {
+    sink: &'a dyn Sink,
+    begun: tokio::sync::OnceCell<()>,
+}
+
+impl<'a> Journaled<'a> {
+    fn new(sink: &'a dyn Sink) -> Journaled<'a> {
+        Journaled { sink, begun: tokio::sync::OnceCell::new() }
+    }
+
+    async fn write(&self, write: &Write) -> Result<()> {
+        self.begun.get_or_try_init(|| self.sink.begin()).await?;
+        self.sink.write(write).await
+    }
+
+    async fn end(&self) -> Result<()> {
+        match self.begun.get() {
+            Some(()) => self.sink.end().await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Hashes every binary and draft to migrate and, as soon as all of one
+/// function's files are hashed, copies its binaries: hashing and copying
+/// run as two bounded stages side by side. A binary is content-addressed
+/// and nothing names it until its tenant.json is written, so it may be
+/// copied before the rest of the plan exists. Returns key → SHA-256, and
+/// the binary writes made.
+async fn hash_and_copy(
+    root: &Root,
+    functions: &[&Function],
+    dest: &Catalog,
+    sink: &Journaled<'_>,
     jobs: usize,
-) -> Result<Destination> {
+    reporter: &dyn Reporter,
+) -> Result<(HashMap<String, String>, Vec<Write>)> {
+    let objects: Vec<(usize, &Object)> = functions
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| f.builds.values().flat_map(move |b| std::iter::once(&b.bin).chain(&b.draft).map(move |o| (i, o))))
+        .collect();
+    let work = Work { items: objects.len() as u64, bytes: objects.iter().map(|(_, o)| o.size).sum() };
+    reporter.start(Stage::Hash, Some(work));
+    reporter.start(Stage::Binaries, None);
+    let mut unhashed: Vec<usize> = functions.iter().map(|f| f.builds.values().map(|b| 1 + usize::from(b.draft.is_some())).sum()).collect();
+    let mut digests = HashMap::with_capacity(objects.len());
+    let (ready, queue) = futures::channel::mpsc::channel::<Write>(jobs * 2);
+
+    let hashing = async move {
+        let mut ready = ready;
+        let mut hashed = stream::iter(objects)
+            .map(|(i, object)| async move {
+                let (digest, length) = transfer::hash(root, &object.key).await?;
+                if length != object.size {
+                    let reason = format!("changed while se2 read it: listed with {} bytes, read {length}", object.size);
+                    return Err(Error::Object { key: object.key.clone(), reason });
+                }
+                reporter.advance(Stage::Hash, length);
+                Ok((i, object.key.clone(), digest))
+            })
+            .buffer_unordered(jobs);
+        while let Some((i, key, digest)) = hashed.try_next().await? {
+            digests.insert(key, digest);
+            unhashed[i] -= 1;
+            if unhashed[i] == 0 {
+                for write in plan::binary_writes(functions[i], &digests, dest) {
+                    // The copying side only hangs up when it failed; its error is the one reported.
+                    if ready.send(write).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok::<_, Error>(digests)
+    };
+    let copying = queue
+        .map(|write| async move {
+            sink.write(&write).await?;
+            reporter.advance(Stage::Binaries, write.bytes);
+            Ok::<_, Error>(write)
+        })
+        .buffer_unordered(jobs)
+        .try_collect::<Vec<Write>>();
+    let (digests, copied) = futures::try_join!(hashing, copying)?;
+    reporter.finish(Stage::Hash);
+    reporter.finish(Stage::Binaries);
+    Ok((digests, copied))
+}
+
+/// The overviews the destination holds: every `tenant.json`, `system/version`
+/// and whether a killed run left its journal.
+async fn read_overviews(dest: &Root, catalog: &Catalog, jobs: usize) -> Result<Destination> {
     let tenants: Vec<String> = catalog.tenant_overviews().collect();
     let tenants = stream::iter(tenants)
         .map(|ident| async move {
@@ -155,6 +226,27 @@ async fn read_destination(
         .try_collect()
         .await?;
 
+    let system = match catalog.get(se2::SYSTEM_VERSION_KEY) {
+        None => None,
+        Some(_) => transfer::read_small(dest, se2::SYSTEM_VERSION_KEY, se2::MAX_METADATA_BYTES)
+            .await?
+            .map(|f| Existing { value: f.bytes.to_vec(), e_tag: f.e_tag, version: f.version }),
+    };
+    let pending = catalog.get(se2::PENDING_KEY).is_some();
+    Ok(Destination { tenants, system, pending, ..Destination::default() })
+}
+
+/// Adds to `overviews` what the destination holds of the modules this run
+/// produces: each existing `.module.yaml`, and the digest of each draft
+/// already where one of its drafts goes.
+async fn read_existing(
+    dest: &Root,
+    catalog: &Catalog,
+    functions: &[&Function],
+    digests: &HashMap<String, String>,
+    overviews: Destination,
+    jobs: usize,
+) -> Result<Destination> {
     let module_keys: Vec<String> = functions
         .iter()
         .map(|f| f.id.module_key())
@@ -169,14 +261,6 @@ async fn read_destination(
         .try_filter_map(|found| async move { Ok(found) })
         .try_collect()
         .await?;
-
-    let system = match catalog.get(se2::SYSTEM_VERSION_KEY) {
-        None => None,
-        Some(_) => transfer::read_small(dest, se2::SYSTEM_VERSION_KEY, se2::MAX_METADATA_BYTES)
-            .await?
-            .map(|f| Existing { value: f.bytes.to_vec(), e_tag: f.e_tag, version: f.version }),
-    };
-    let pending = catalog.get(se2::PENDING_KEY).is_some();
 
     // A draft sits under its binary's digest, not its own: one already there
     // with the size of a draft to copy may still be another version's.
@@ -197,17 +281,20 @@ async fn read_destination(
         .buffer_unordered(jobs)
         .try_collect()
         .await?;
-    Ok(Destination { tenants, modules, system, pending, drafts })
+    Ok(Destination { modules, drafts, ..overviews })
 }
 
 /// Makes the plan's writes, stage after stage; a stage starts only when
 /// every write of the one before has succeeded.
-async fn execute(plan: &Plan, sink: &dyn Sink, jobs: usize, reporter: &dyn Reporter, clock: &mut Stopwatch) -> Result<()> {
-    if plan.is_empty() {
-        return Ok(());
-    }
-    sink.begin().await?;
-    for (kind, writes) in plan.stages() {
+async fn execute(
+    plan: &Plan,
+    sink: &Journaled<'_>,
+    jobs: usize,
+    reporter: &dyn Reporter,
+    clock: &mut Stopwatch,
+) -> Result<()> {
+    // The binaries were copied while hashing.
+    for (kind, writes) in plan.stages().into_iter().filter(|(kind, _)| *kind != WriteKind::Binary) {
         let stage = Stage::of(kind);
         let work = Work { items: writes.len() as u64, bytes: writes.iter().map(|w| w.bytes).sum() };
         reporter.start(stage, Some(work));

@@ -163,15 +163,22 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.writes().next().is_none()
     }
+
+    /// Every write, in stage order, without the bodies of puts.
+    pub fn into_writes(self) -> Vec<Write> {
+        let Plan { binaries, drafts, modules, tenants, system, .. } = self;
+        [binaries, drafts, modules, tenants, system.into_iter().collect()]
+            .into_iter()
+            .flatten()
+            .map(|write| Write { body: None, ..write })
+            .collect()
+    }
 }
 
-/// Plans the migration of `functions` into the destination whose objects
-/// are `dest` and whose metadata is `meta`; `digests` maps each binary and
-/// draft key to its SHA-256.
-pub fn plan(functions: &[Function], digests: &HashMap<String, String>, dest: &Catalog, meta: &Destination) -> Plan {
-    let mut plan = Plan { pending: meta.pending, ..Plan::default() };
-    let unmergeable: BTreeMap<&str, String> = meta
-        .tenants
+/// The tenants whose existing `tenant.json` cannot be merged into, with why:
+/// their functions are rejected, and nothing of them is written.
+pub fn unmergeable(tenants: &BTreeMap<String, Existing<Result<Value, String>>>) -> BTreeMap<&str, String> {
+    tenants
         .iter()
         .filter_map(|(ident, existing)| {
             let reason = match &existing.value {
@@ -180,7 +187,48 @@ pub fn plan(functions: &[Function], digests: &HashMap<String, String>, dest: &Ca
             };
             Some((ident.as_str(), format!("{reason}; refusing to overwrite it")))
         })
-        .collect();
+        .collect()
+}
+
+/// The digest directories of a function: each digest with the versions
+/// whose binaries hash to it, ascending.
+fn digest_groups<'a>(function: &Function, digests: &'a HashMap<String, String>) -> BTreeMap<&'a str, Vec<Version>> {
+    let mut groups: BTreeMap<&str, Vec<Version>> = BTreeMap::new();
+    for (version, build) in &function.builds {
+        groups.entry(digest(digests, &build.bin)).or_default().push(*version);
+    }
+    groups
+}
+
+fn digest<'a>(digests: &'a HashMap<String, String>, object: &Object) -> &'a str {
+    digests.get(&object.key).map(String::as_str).expect("every build was hashed")
+}
+
+/// The binary copies of one function: one per digest directory the
+/// destination lacks, from the highest version with those bytes.
+pub fn binary_writes(function: &Function, digests: &HashMap<String, String>, dest: &Catalog) -> Vec<Write> {
+    let id = &function.id;
+    digest_groups(function, digests)
+        .into_iter()
+        .filter_map(|(digest, versions)| {
+            let highest = &function.builds[versions.last().expect("a digest has a version")];
+            let key = id.digest_key(digest, &v0::binary_file(&id.name));
+            needed(dest, &key, highest.bin.size).then(|| Write::copy(WriteKind::Binary, &highest.bin, key, digest))
+        })
+        .collect()
+}
+
+/// True when the destination lacks `key`, or holds it with another size.
+fn needed(dest: &Catalog, key: &str, size: u64) -> bool {
+    dest.get(key).is_none_or(|asset| asset.size != size)
+}
+
+/// Plans the migration of `functions` into the destination whose objects
+/// are `dest` and whose metadata is `meta`; `digests` maps each binary and
+/// draft key to its SHA-256.
+pub fn plan(functions: &[Function], digests: &HashMap<String, String>, dest: &Catalog, meta: &Destination) -> Plan {
+    let mut plan = Plan { pending: meta.pending, ..Plan::default() };
+    let unmergeable = unmergeable(&meta.tenants);
     let mut produced: BTreeMap<&str, Vec<Module>> = BTreeMap::new();
     for function in functions {
         let ident = function.id.ident.as_str();
@@ -234,19 +282,9 @@ fn plan_function(
     plan: &mut Plan,
 ) -> Module {
     let id = &function.id;
-    let digest_of = |object: &Object| digests.get(&object.key).map(String::as_str).expect("every build was hashed");
-    let needed = |key: &str, size: u64| dest.get(key).is_none_or(|asset| asset.size != size);
-
-    let mut shared: BTreeMap<&str, Vec<Version>> = BTreeMap::new();
-    for (version, build) in &function.builds {
-        shared.entry(digest_of(&build.bin)).or_default().push(*version);
-    }
-    for (digest, versions) in &shared {
-        let highest = &function.builds[versions.last().expect("a digest has a version")];
-        let key = id.digest_key(digest, &v0::binary_file(&id.name));
-        if needed(&key, highest.bin.size) {
-            plan.binaries.push(Write::copy(WriteKind::Binary, &highest.bin, key, digest));
-        }
+    let digest_of = |object: &Object| digest(digests, object);
+    plan.binaries.extend(binary_writes(function, digests, dest));
+    for (digest, versions) in &digest_groups(function, digests) {
         let drafts: Vec<(Version, &Object)> =
             versions.iter().filter_map(|v| function.builds[v].draft.as_ref().map(|d| (*v, d))).collect();
         let Some((winner, draft)) = drafts.last() else { continue };
@@ -263,7 +301,7 @@ fn plan_function(
         }
         let stale = match meta.drafts.get(&key) {
             Some(found) => found != digest_of(draft),
-            None => needed(&key, draft.size),
+            None => needed(dest, &key, draft.size),
         };
         if stale {
             plan.drafts.push(Write::copy(WriteKind::Draft, draft, key, digest_of(draft)));
