@@ -98,7 +98,9 @@ pub async fn inventory(root: &Root, jobs: usize, reporter: &dyn Reporter) -> Res
     totals.other_bytes = survey.others.iter().map(|o| o.size).sum();
 
     let mut tenants: Vec<TenantEntry> = Vec::new();
-    let mut rejections = Vec::new();
+    // Names that are not UTF-8 reject what holds them, though no function is seen there.
+    let mut rejections = survey.rejections;
+    totals.rejected += rejections.len() as u64;
     let mut warnings = survey.warnings;
     for surveyed in survey.functions {
         let id = &surveyed.assets.id;
@@ -151,4 +153,25 @@ pub async fn inventory(root: &Root, jobs: usize, reporter: &dyn Reporter) -> Res
         reporter.reject(rejection);
     }
     Ok(Inventory { root: root.url.clone(), totals, tenants, other: survey.others, rejections, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::*;
+    use crate::report::Silent;
+
+    #[tokio::test]
+    async fn a_directory_named_in_bytes_that_are_not_utf8_is_a_rejection() {
+        let dir = tempfile::tempdir().unwrap();
+        let function = dir.path().join(std::ffi::OsStr::from_bytes(b"t/ns/f\xfe/v1.0.0"));
+        std::fs::create_dir_all(&function).unwrap();
+        std::fs::write(function.join("f.wasm"), "bin").unwrap();
+        let root = Root::directory("test", dir.path()).unwrap();
+        let found = inventory(&root, 2, &Silent).await.unwrap();
+        assert_eq!(found.rejections.len(), 1, "{:?}", found.rejections);
+        assert_eq!(found.rejections[0].function, "t/ns/f\u{FFFD}");
+        assert_eq!(found.totals.rejected, 1);
+    }
 }

@@ -94,8 +94,13 @@ async fn read_small_once(root: &Root, key: &str, limit: u64) -> Result<Option<Fe
         let reason = format!("too large: {} bytes, over the {limit} se2 reads for this kind of object", result.meta.size);
         return Err(Error::Object { key: key.into(), reason });
     }
-    let (e_tag, version) = (result.meta.e_tag.clone(), result.meta.version.clone());
+    let (e_tag, version, size) = (result.meta.e_tag.clone(), result.meta.version.clone(), result.meta.size);
     let bytes = result.bytes().await.map_err(|e| Error::store(key, e))?;
+    if bytes.len() as u64 != size {
+        // A body that ended early would parse as a shorter file: read it again.
+        let cause = format!("the body ended after {} of its {size} bytes", bytes.len());
+        return Err(Error::store(key, object_store::Error::Generic { store: "se2", source: cause.into() }));
+    }
     Ok(Some(Fetched { bytes, e_tag, version }))
 }
 
@@ -269,5 +274,70 @@ async fn delete_once(root: &Root, key: &str) -> Result<()> {
     match root.store.delete(&root.location(key)?).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
         Err(e) => Err(Error::store(key, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures::stream::BoxStream;
+    use object_store::path::Path;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+        PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    };
+
+    use super::*;
+
+    /// A store whose every object announces 10 bytes and ends after 5.
+    #[derive(Debug)]
+    struct ShortBodies;
+
+    impl std::fmt::Display for ShortBodies {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("ShortBodies")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for ShortBodies {
+        async fn get_opts(&self, location: &Path, _: GetOptions) -> object_store::Result<GetResult> {
+            let meta =
+                ObjectMeta { location: location.clone(), last_modified: Default::default(), size: 10, e_tag: None, version: None };
+            let body = futures::stream::once(async { Ok(Bytes::from_static(b"name:")) });
+            let payload = GetResultPayload::Stream(Box::pin(body));
+            Ok(GetResult { payload, meta, range: 0..10, attributes: Default::default(), extensions: Default::default() })
+        }
+        async fn put_opts(&self, _: &Path, _: PutPayload, _: PutOptions) -> object_store::Result<PutResult> {
+            unimplemented!()
+        }
+        async fn put_multipart_opts(&self, _: &Path, _: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
+            unimplemented!()
+        }
+        fn delete_stream(
+            &self,
+            _: BoxStream<'static, object_store::Result<Path>>,
+        ) -> BoxStream<'static, object_store::Result<Path>> {
+            unimplemented!()
+        }
+        fn list(&self, _: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            unimplemented!()
+        }
+        async fn list_with_delimiter(&self, _: Option<&Path>) -> object_store::Result<ListResult> {
+            unimplemented!()
+        }
+        async fn copy_opts(&self, _: &Path, _: &Path, _: CopyOptions) -> object_store::Result<()> {
+            unimplemented!()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_small_object_whose_body_ends_early_is_not_taken_for_a_shorter_one() {
+        let root = Root::from_store("memory://short", Arc::new(ShortBodies));
+        let error = read_small(&root, "t/ns/f/.runnable.yaml", 1 << 20).await.unwrap_err();
+        let text = error.to_string();
+        assert!(text.starts_with("t/ns/f/.runnable.yaml: "), "{text}");
+        assert!(text.contains("ended after 5 of its 10 bytes"), "{text}");
     }
 }

@@ -24,7 +24,7 @@ use se2::report::Silent;
 use se2::{MigrateOptions, Root};
 use sha2::{Digest, Sha256};
 
-use store::{FaultyStore, Faults, Kind, Permanent, any_key, exact};
+use store::{Faults, FaultyStore, Kind, Permanent, any_key, exact};
 
 /// Size of the large binary: over one 8 MiB part, so a streamed copy of it is a multipart upload.
 const BIG: usize = (8 << 20) + (1 << 20) + 123;
@@ -37,7 +37,8 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// Deterministic bytes, different for every `seed`.
 fn noise(seed: &str, len: usize) -> Vec<u8> {
-    let mut state = seed.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)) | 1;
+    let mut state =
+        seed.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)) | 1;
     (0..len)
         .map(|_| {
             state ^= state << 13;
@@ -49,8 +50,10 @@ fn noise(seed: &str, len: usize) -> Vec<u8> {
 }
 
 fn runnable(ident: &str, ns: &str, name: &str, lang: &str, version: &str, extra: &str) -> Vec<u8> {
-    format!("name: {name}\nnamespace: {ns}\nlang: {lang}\nversion: {version}\nfqfn: {ident}#{ns}::{name}@{version}\n{extra}")
-        .into_bytes()
+    format!(
+        "name: {name}\nnamespace: {ns}\nlang: {lang}\nversion: {version}\nfqfn: {ident}#{ns}::{name}@{version}\n{extra}"
+    )
+    .into_bytes()
 }
 
 /// The v0 root every test migrates: drafts, a draftVersion, versions that
@@ -58,9 +61,17 @@ fn runnable(ident: &str, ns: &str, name: &str, lang: &str, version: &str, extra:
 /// space, `%`, `+` and non-ASCII, a large binary, and enough small functions
 /// that every Nth-call fault lands many times.
 fn seed() -> Tree {
+    static SEED: std::sync::OnceLock<Tree> = std::sync::OnceLock::new();
+    SEED.get_or_init(make_seed).clone()
+}
+
+fn make_seed() -> Tree {
     let mut tree: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let hello = "com.acme/default/hello";
-    tree.insert(format!("{hello}/.runnable.yaml"), runnable("com.acme", "default", "hello", "rust", "v10.0.0", "draftVersion: v2.0.0\n"));
+    tree.insert(
+        format!("{hello}/.runnable.yaml"),
+        runnable("com.acme", "default", "hello", "rust", "v10.0.0", "draftVersion: v2.0.0\n"),
+    );
     for v in ["v1.0.0", "v2.0.0", "v10.0.0"] {
         tree.insert(format!("{hello}/{v}/hello.wasm"), noise(&format!("hello {v}"), 3000));
         tree.insert(format!("{hello}/{v}/lib.rs"), format!("// hello {v}\n").into_bytes());
@@ -81,7 +92,10 @@ fn seed() -> Tree {
     for ns in 0..3 {
         for f in 0..6 {
             let dir = format!("com.beta/ns{ns}/fn{f}");
-            tree.insert(format!("{dir}/.runnable.yaml"), runnable("com.beta", &format!("ns{ns}"), &format!("fn{f}"), "tinygo", "v1.1.0", ""));
+            tree.insert(
+                format!("{dir}/.runnable.yaml"),
+                runnable("com.beta", &format!("ns{ns}"), &format!("fn{f}"), "tinygo", "v1.1.0", ""),
+            );
             for v in ["v1.0.0", "v1.1.0"] {
                 tree.insert(format!("{dir}/{v}/fn{f}.wasm"), noise(&format!("{dir} {v}"), 200 + 37 * f));
                 tree.insert(format!("{dir}/{v}/main.go"), format!("package main // {dir} {v}\n").into_bytes());
@@ -146,13 +160,24 @@ impl Setup {
     }
 
     /// Like `new`, with the source (and, in place, the destination) on `source_inner`.
-    async fn over(source_inner: Arc<dyn ObjectStore>, route: Route, source_faults: Faults, dest_faults: Faults) -> Setup {
+    async fn over(
+        source_inner: Arc<dyn ObjectStore>,
+        route: Route,
+        source_faults: Faults,
+        dest_faults: Faults,
+    ) -> Setup {
         fill(source_inner.as_ref(), &seed()).await;
         match route {
             Route::InPlace => {
                 let store = Arc::new(FaultyStore::new(source_inner.clone(), dest_faults));
                 let root = Root::from_store("faulty://in-place", store.clone());
-                Setup { source: root.clone(), dest: root, dest_inner: source_inner.clone(), source_inner, faulty: vec![store] }
+                Setup {
+                    source: root.clone(),
+                    dest: root,
+                    dest_inner: source_inner.clone(),
+                    source_inner,
+                    faulty: vec![store],
+                }
             }
             Route::Across => {
                 let dest_inner = Arc::new(InMemory::new());
@@ -217,7 +242,8 @@ async fn assert_nothing_half_written(setup: &Setup, route: Route, expected: &Tre
             let refs = [&module["ref"], &module["draftRef"]].into_iter().chain(revisions);
             for digest in refs.filter_map(|r| r.as_str()) {
                 let binary = format!("{ident}/{ns}/{name}/{digest}/{name}.wasm");
-                let found = dest.get(&binary).unwrap_or_else(|| panic!("{what}: {key} names {binary}, which is missing"));
+                let found =
+                    dest.get(&binary).unwrap_or_else(|| panic!("{what}: {key} names {binary}, which is missing"));
                 assert_eq!(sha256(found), digest, "{what}: {binary} does not hash to its directory");
             }
         }
@@ -227,7 +253,8 @@ async fn assert_nothing_half_written(setup: &Setup, route: Route, expected: &Tre
 /// Runs again without faults: completes, leaves exactly `expected`, and verify finds nothing.
 async fn assert_later_run_completes(setup: &Setup, expected: &Tree, what: &str) {
     setup.lift();
-    let report = migrate(&setup.source, &setup.dest).await.unwrap_or_else(|e| panic!("{what}: the later run failed: {e}"));
+    let report =
+        migrate(&setup.source, &setup.dest).await.unwrap_or_else(|e| panic!("{what}: the later run failed: {e}"));
     assert!(report.rejections.is_empty(), "{what}: {:?}", report.rejections);
     assert_same_tree(&snapshot(setup.dest_inner.as_ref()).await, expected, what);
     let verification = se2::verify::verify(&setup.source, &setup.dest, 8, &Silent).await.expect("verify runs");
@@ -248,12 +275,13 @@ fn transient() -> Faults {
     Faults { transient: HashMap::from(every), cut_body_every: Some(4), ..Faults::default() }
 }
 
-async fn transient_faults_are_retried(route: Route, inner: Arc<dyn ObjectStore>) {
+async fn transient_faults_are_retried(what: &str, route: Route, inner: Arc<dyn ObjectStore>) {
     let expected = expected(route).await;
     let setup = Setup::over(inner, route, transient(), transient()).await;
-    let report = migrate(&setup.source, &setup.dest).await.unwrap_or_else(|e| panic!("{route:?}: {e} ({})", setup.counts()));
+    let report =
+        migrate(&setup.source, &setup.dest).await.unwrap_or_else(|e| panic!("{route:?}: {e} ({})", setup.counts()));
     assert!(report.rejections.is_empty());
-    eprintln!("faults: transient {route:?}: {} faults injected: {}", setup.faults(), setup.counts());
+    eprintln!("faults: transient, {what} ({route:?}): {} faults injected: {}", setup.faults(), setup.counts());
     assert!(setup.faults() >= 20, "too few faults landed: {}", setup.counts());
     assert_same_tree(&snapshot(setup.dest_inner.as_ref()).await, &expected, "transient");
     let verification = se2::verify::verify(&setup.source, &setup.dest, 8, &Silent).await.expect("verify runs");
@@ -262,19 +290,19 @@ async fn transient_faults_are_retried(route: Route, inner: Arc<dyn ObjectStore>)
 
 #[tokio::test]
 async fn transient_faults_in_place_are_retried_and_change_nothing() {
-    transient_faults_are_retried(Route::InPlace, Arc::new(InMemory::new())).await;
+    transient_faults_are_retried("in memory", Route::InPlace, Arc::new(InMemory::new())).await;
 }
 
 #[tokio::test]
 async fn transient_faults_over_local_disk_are_retried_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let disk = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
-    transient_faults_are_retried(Route::InPlace, Arc::new(disk)).await;
+    transient_faults_are_retried("on local disk", Route::InPlace, Arc::new(disk)).await;
 }
 
 #[tokio::test]
 async fn transient_faults_across_stores_are_retried_and_change_nothing() {
-    transient_faults_are_retried(Route::Across, Arc::new(InMemory::new())).await;
+    transient_faults_are_retried("in memory", Route::Across, Arc::new(InMemory::new())).await;
 }
 
 #[tokio::test]
@@ -371,37 +399,154 @@ async fn permanent_faults_fail_the_run_naming_the_key_and_a_later_run_completes(
     for route in [InPlace, Across] {
         let read = |faults: Faults| if route == InPlace { (none(), faults) } else { (faults, none()) };
         let (source, dest) = read(permanent(&[Kind::Get], bin, false, 0));
-        cases.push(Case { what: "reading a v0 binary", route, source, dest, key: Some(bin.into()), reason: None, owes_a_bump: false });
+        cases.push(Case {
+            what: "reading a v0 binary",
+            route,
+            source,
+            dest,
+            key: Some(bin.into()),
+            reason: None,
+            owes_a_bump: false,
+        });
         let (source, dest) = read(permanent(&[Kind::Get], yaml, true, 0));
-        cases.push(Case { what: "reading a .runnable.yaml: permission denied", route, source, dest, key: Some(yaml.into()), reason: None, owes_a_bump: false });
+        cases.push(Case {
+            what: "reading a .runnable.yaml: permission denied",
+            route,
+            source,
+            dest,
+            key: Some(yaml.into()),
+            reason: None,
+            owes_a_bump: false,
+        });
         let (source, dest) = read(permanent(&[Kind::Body], bin, false, 0));
-        cases.push(Case { what: "a v0 binary's body cut midway", route, source, dest, key: Some(bin.into()), reason: None, owes_a_bump: false });
+        cases.push(Case {
+            what: "a v0 binary's body cut midway",
+            route,
+            source,
+            dest,
+            key: Some(bin.into()),
+            reason: None,
+            owes_a_bump: false,
+        });
+        let (source, dest) = read(permanent(&[Kind::ShortBody], bin, false, 0));
+        cases.push(Case {
+            what: "a v0 binary's body ending early",
+            route,
+            source,
+            dest,
+            key: Some(bin.into()),
+            reason: None,
+            owes_a_bump: false,
+        });
+        let (source, dest) = read(permanent(&[Kind::ShortBody], yaml, false, 0));
+        cases.push(Case {
+            what: "a .runnable.yaml's body ending early",
+            route,
+            source,
+            dest,
+            key: Some(yaml.into()),
+            reason: None,
+            owes_a_bump: false,
+        });
         let (source, dest) = read(permanent(&[Kind::List], "", false, 0));
         let url = if route == InPlace { "faulty://in-place" } else { "faulty://source" };
-        cases.push(Case { what: "listing the source", route, source, dest, key: Some(url.into()), reason: None, owes_a_bump: false });
+        cases.push(Case {
+            what: "listing the source",
+            route,
+            source,
+            dest,
+            key: Some(url.into()),
+            reason: None,
+            owes_a_bump: false,
+        });
 
         let write = [Kind::Put, Kind::Copy];
         let binary = digest_key(bin, "hello.wasm");
-        cases.push(Case { what: "writing a binary", route, source: none(), dest: permanent(&write, &binary, false, 0), key: Some(binary), reason: None, owes_a_bump: false });
+        cases.push(Case {
+            what: "writing a binary",
+            route,
+            source: none(),
+            dest: permanent(&write, &binary, false, 0),
+            key: Some(binary),
+            reason: None,
+            owes_a_bump: false,
+        });
         let large = digest_key(big, "big.wasm");
-        cases.push(Case { what: "writing the large binary", route, source: none(), dest: permanent(&write, &large, true, 0), key: Some(large), reason: None, owes_a_bump: false });
+        cases.push(Case {
+            what: "writing the large binary",
+            route,
+            source: none(),
+            dest: permanent(&write, &large, true, 0),
+            key: Some(large),
+            reason: None,
+            owes_a_bump: false,
+        });
         let draft = digest_key(bin, "lib.rs");
-        cases.push(Case { what: "writing a draft", route, source: none(), dest: permanent(&write, &draft, false, 0), key: Some(draft), reason: None, owes_a_bump: false });
+        cases.push(Case {
+            what: "writing a draft",
+            route,
+            source: none(),
+            dest: permanent(&write, &draft, false, 0),
+            key: Some(draft),
+            reason: None,
+            owes_a_bump: false,
+        });
         let module = "com.beta/ns2/fn5/.module.yaml";
-        cases.push(Case { what: "writing a .module.yaml", route, source: none(), dest: permanent(&write, module, false, 0), key: Some(module.into()), reason: None, owes_a_bump: false });
+        cases.push(Case {
+            what: "writing a .module.yaml",
+            route,
+            source: none(),
+            dest: permanent(&write, module, false, 0),
+            key: Some(module.into()),
+            reason: None,
+            owes_a_bump: false,
+        });
         let tenant = "com.acme/tenant.json";
-        cases.push(Case { what: "writing a tenant.json", route, source: none(), dest: permanent(&write, tenant, true, 0), key: Some(tenant.into()), reason: None, owes_a_bump: false });
+        cases.push(Case {
+            what: "writing a tenant.json",
+            route,
+            source: none(),
+            dest: permanent(&write, tenant, true, 0),
+            key: Some(tenant.into()),
+            reason: None,
+            owes_a_bump: false,
+        });
         let system = "system/version";
-        cases.push(Case { what: "writing system/version", route, source: none(), dest: permanent(&write, system, false, 0), key: Some(system.into()), reason: None, owes_a_bump: false });
+        cases.push(Case {
+            what: "writing system/version",
+            route,
+            source: none(),
+            dest: permanent(&write, system, false, 0),
+            key: Some(system.into()),
+            reason: None,
+            owes_a_bump: false,
+        });
         let pending = "system/.se2-pending";
         let dest = permanent(&[Kind::Delete], pending, false, 0);
-        cases.push(Case { what: "deleting the journal", route, source: none(), dest, key: Some(pending.into()), reason: None, owes_a_bump: true });
+        cases.push(Case {
+            what: "deleting the journal",
+            route,
+            source: none(),
+            dest,
+            key: Some(pending.into()),
+            reason: None,
+            owes_a_bump: true,
+        });
     }
     // Across stores the large binary is read twice, hashed then copied: cut the copy only.
     cases.push(Case {
         what: "the large binary's body cut midway during its streamed copy",
         route: Across,
         source: permanent(&[Kind::Body], big, false, 1),
+        dest: none(),
+        key: Some(big.into()),
+        reason: None,
+        owes_a_bump: false,
+    });
+    cases.push(Case {
+        what: "the large binary's body ending early during its streamed copy",
+        route: Across,
+        source: permanent(&[Kind::ShortBody], big, false, 1),
         dest: none(),
         key: Some(big.into()),
         reason: None,
@@ -426,9 +571,25 @@ async fn writes_failing_after_n_bytes_fail_the_run_naming_the_key() {
     let none = Faults::default;
     let cases = vec![
         // In place the copy is store-side: it fails past 1 MiB.
-        Case { what: "the large binary's copy", route: Route::InPlace, source: none(), dest: after(&big, 1 << 20), key: Some(big.clone()), reason: Some("after"), owes_a_bump: false },
+        Case {
+            what: "the large binary's copy",
+            route: Route::InPlace,
+            source: none(),
+            dest: after(&big, 1 << 20),
+            key: Some(big.clone()),
+            reason: Some("after"),
+            owes_a_bump: false,
+        },
         // Across, the first 8 MiB part is uploaded, the second fails.
-        Case { what: "the large binary's multipart upload", route: Route::Across, source: none(), dest: after(&big, 8 << 20), key: Some(big.clone()), reason: Some("after"), owes_a_bump: false },
+        Case {
+            what: "the large binary's multipart upload",
+            route: Route::Across,
+            source: none(),
+            dest: after(&big, 8 << 20),
+            key: Some(big.clone()),
+            reason: Some("after"),
+            owes_a_bump: false,
+        },
         Case {
             what: "a tenant.json put",
             route: Route::Across,
@@ -457,7 +618,15 @@ async fn a_full_disk_fails_the_run_naming_the_key() {
     let mut cases = Vec::new();
     for route in [Route::InPlace, Route::Across] {
         for quota in [0, 4 << 10, 5 << 20, BIG as u64 + (20 << 10)] {
-            cases.push(Case { what: "a full disk", route, source: Faults::default(), dest: full(quota), key: None, reason: Some("No space"), owes_a_bump: false });
+            cases.push(Case {
+                what: "a full disk",
+                route,
+                source: Faults::default(),
+                dest: full(quota),
+                key: None,
+                reason: Some("No space"),
+                owes_a_bump: false,
+            });
         }
     }
     run_cases(cases).await;

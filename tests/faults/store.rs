@@ -30,7 +30,9 @@ pub enum Kind {
     Get,
     /// The body of a `get`: it stops halfway through with an error.
     Body,
-    /// `put_opts`, and a multipart upload's creation and completion.
+    /// The body of a `get`: it ends halfway through, without an error.
+    ShortBody,
+    /// `put_opts`, and a multipart upload's creation, parts and completion.
     Put,
     /// `copy_opts` (the key is the destination).
     Copy,
@@ -188,6 +190,11 @@ impl Shared {
             self.counts.delayed.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(latency * spread(key)).await;
         }
+        self.fail(kind, key)
+    }
+
+    /// Fails the call if a permanent or transient fault says so.
+    fn fail(&self, kind: Kind, key: &str) -> Result<()> {
         self.permanent(kind, key)?;
         let faults = self.faults.lock().unwrap();
         let Some(every) = faults.transient.get(&kind).copied() else { return Ok(()) };
@@ -225,20 +232,23 @@ impl Shared {
         Ok(())
     }
 
-    /// True when this get's body is to be cut halfway.
-    fn cuts_body(&self, key: &str) -> Result<bool> {
+    /// How this get's body is to be cut halfway, if it is.
+    fn cuts_body(&self, key: &str) -> Option<Cut> {
         if self.permanent(Kind::Body, key).is_err() {
-            return Ok(true);
+            return Some(Cut::Failing);
+        }
+        if self.permanent(Kind::ShortBody, key).is_err() {
+            return Some(Cut::Short);
         }
         let faults = self.faults.lock().unwrap();
-        let Some(every) = faults.cut_body_every else { return Ok(false) };
+        let every = faults.cut_body_every?;
         let mut state = self.state.lock().unwrap();
         state.bodies += 1;
         let cut = state.bodies.is_multiple_of(every) && state.faulted.insert(key.to_owned());
         if cut {
             self.counts.cut_bodies.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(cut)
+        cut.then_some(Cut::Failing)
     }
 
     /// Accounts `bytes` more written to `key`, of which `so_far` were written
@@ -258,7 +268,8 @@ impl Shared {
             && state.used + bytes > quota
         {
             self.counts.full_disk.fetch_add(1, Ordering::Relaxed);
-            let full = std::io::Error::new(std::io::ErrorKind::StorageFull, format!("No space left on device writing {key}"));
+            let full =
+                std::io::Error::new(std::io::ErrorKind::StorageFull, format!("No space left on device writing {key}"));
             return Err(object_store::Error::Generic { store: "FaultyStore", source: Box::new(full) });
         }
         state.used += bytes;
@@ -266,13 +277,23 @@ impl Shared {
     }
 }
 
+/// How a body is cut.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// Halfway, with an error.
+    Failing,
+    /// Halfway, as if it ended there.
+    Short,
+}
+
 /// The body of a get, stopped halfway through its first chunk.
-fn cut(stream: BoxStream<'static, Result<Bytes>>, key: String) -> BoxStream<'static, Result<Bytes>> {
+fn cut(stream: BoxStream<'static, Result<Bytes>>, key: String, how: Cut) -> BoxStream<'static, Result<Bytes>> {
     stream
         .take(1)
         .map(move |chunk| {
             let error = generic(format!("injected fault: body of {key} cut midway"));
             let items = match chunk {
+                Ok(bytes) if how == Cut::Short => vec![Ok(bytes.slice(..bytes.len() / 2))],
                 Ok(bytes) => vec![Ok(bytes.slice(..bytes.len() / 2)), Err(error)],
                 Err(e) => vec![Err(e)],
             };
@@ -302,9 +323,7 @@ impl ObjectStore for FaultyStore {
         self.shared.call(Kind::Get, key).await?;
         let head = options.head;
         let result = self.inner.get_opts(location, options).await?;
-        if head || !self.shared.cuts_body(key)? {
-            return Ok(result);
-        }
+        let Some(how) = self.shared.cuts_body(key).filter(|_| !head) else { return Ok(result) };
         let GetResult { payload, meta, range, attributes, extensions } = result;
         let whole = GetResult {
             payload,
@@ -313,7 +332,7 @@ impl ObjectStore for FaultyStore {
             attributes: attributes.clone(),
             extensions: Default::default(),
         };
-        let payload = GetResultPayload::Stream(cut(whole.into_stream(), key.to_owned()));
+        let payload = GetResultPayload::Stream(cut(whole.into_stream(), key.to_owned(), how));
         Ok(GetResult { payload, meta, range, attributes, extensions })
     }
 
@@ -384,7 +403,9 @@ impl fmt::Debug for FaultyUpload {
 impl MultipartUpload for FaultyUpload {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
         let bytes = data.content_length() as u64;
-        if let Err(e) = self.shared.write(&self.key, self.written, bytes) {
+        let checked =
+            self.shared.fail(Kind::Put, &self.key).and_then(|()| self.shared.write(&self.key, self.written, bytes));
+        if let Err(e) = checked {
             return Box::pin(future::ready(Err(e)));
         }
         self.written += bytes;
