@@ -210,28 +210,21 @@ async fn hash_and_copy(
 /// The overviews the destination holds: every `tenant.json`, `system/version`
 /// and whether a killed run left its journal.
 async fn read_overviews(dest: &Root, catalog: &Catalog, jobs: usize) -> Result<Destination> {
-    let tenants: Vec<String> = catalog.tenant_overviews().collect();
-    let tenants = stream::iter(tenants)
-        .map(|ident| async move {
-            let key = se2::tenant_key(&ident);
-            let fetched = transfer::read_small(dest, &key, se2::MAX_METADATA_BYTES).await?;
-            Ok::<_, Error>(fetched.map(|f| {
-                let value = serde_json::from_slice::<Value>(&f.bytes)
-                    .map_err(|e| format!("the existing tenant.json does not parse: {e}"));
-                (ident, Existing { value, e_tag: f.e_tag, version: f.version })
-            }))
+    let keys = catalog.tenant_overviews().map(|ident| se2::tenant_key(&ident)).collect();
+    let tenants = transfer::read_metadata(dest, keys, jobs)
+        .await?
+        .into_iter()
+        .map(|(key, found)| {
+            let value = serde_json::from_slice::<Value>(&found.bytes)
+                .map_err(|e| format!("the existing tenant.json does not parse: {e}"));
+            let ident = key.split('/').next().expect("a tenant key has an identifier").to_owned();
+            (ident, Existing { value, e_tag: found.e_tag, version: found.version })
         })
-        .buffer_unordered(jobs)
-        .try_filter_map(|found| async move { Ok(found) })
-        .try_collect()
-        .await?;
-
-    let system = match catalog.get(se2::SYSTEM_VERSION_KEY) {
-        None => None,
-        Some(_) => transfer::read_small(dest, se2::SYSTEM_VERSION_KEY, se2::MAX_METADATA_BYTES)
-            .await?
-            .map(|f| Existing { value: f.bytes.to_vec(), e_tag: f.e_tag, version: f.version }),
-    };
+        .collect();
+    let system = transfer::read_metadata(dest, present(catalog, se2::SYSTEM_VERSION_KEY), 1)
+        .await?
+        .pop()
+        .map(|(_, found)| Existing { value: found.bytes.to_vec(), e_tag: found.e_tag, version: found.version });
     let pending = catalog.get(se2::PENDING_KEY).is_some();
     Ok(Destination { tenants, system, pending, ..Destination::default() })
 }
@@ -252,15 +245,11 @@ async fn read_existing(
         .map(|f| f.id.module_key())
         .filter(|key| catalog.get(key).is_some_and(|a| a.category == Category::Module))
         .collect();
-    let modules = stream::iter(module_keys)
-        .map(|key| async move {
-            let fetched = transfer::read_small(dest, &key, se2::MAX_METADATA_BYTES).await?;
-            Ok::<_, Error>(fetched.map(|f| (key, f.bytes.to_vec())))
-        })
-        .buffer_unordered(jobs)
-        .try_filter_map(|found| async move { Ok(found) })
-        .try_collect()
-        .await?;
+    let modules = transfer::read_metadata(dest, module_keys, jobs)
+        .await?
+        .into_iter()
+        .map(|(key, found)| (key, found.bytes.to_vec()))
+        .collect();
 
     // A draft sits under its binary's digest, not its own: one already there
     // with the size of a draft to copy may still be another version's.
@@ -282,6 +271,11 @@ async fn read_existing(
         .try_collect()
         .await?;
     Ok(Destination { modules, drafts, ..overviews })
+}
+
+/// `key` when the catalog lists it: the keys worth reading.
+fn present(catalog: &Catalog, key: &str) -> Vec<String> {
+    catalog.get(key).map(|_| key.to_owned()).into_iter().collect()
 }
 
 /// Makes the plan's writes, stage after stage; a stage starts only when

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt, stream};
 use object_store::buffered::BufWriter;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, UpdateVersion};
 use sha2::{Digest as _, Sha256};
@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 use crate::error::{Error, Result};
 use crate::plan::{Condition, hex};
 use crate::root::Root;
+use crate::se2;
 
 /// Part size of streamed uploads (S3's smallest multipart part is 5 MiB).
 const PART_BYTES: usize = 8 << 20;
@@ -102,6 +103,17 @@ async fn read_small_once(root: &Root, key: &str, limit: u64) -> Result<Option<Fe
         return Err(Error::store(key, object_store::Error::Generic { store: "se2", source: cause.into() }));
     }
     Ok(Some(Fetched { bytes, e_tag, version }))
+}
+
+/// Reads SE2 metadata objects (`tenant.json`, `.module.yaml`, …) whole,
+/// `jobs` at once; the ones that vanished since listing are left out.
+pub async fn read_metadata(root: &Root, keys: Vec<String>, jobs: usize) -> Result<Vec<(String, Fetched)>> {
+    stream::iter(keys)
+        .map(|key| async move { Ok::<_, Error>(read_small(root, &key, se2::MAX_METADATA_BYTES).await?.map(|f| (key, f))) })
+        .buffer_unordered(jobs)
+        .try_filter_map(|found| async move { Ok(found) })
+        .try_collect()
+        .await
 }
 
 /// Hashes an object as a stream; returns its SHA-256 (hex) and its length.

@@ -181,31 +181,18 @@ async fn hash_all(root: &Root, objects: Vec<Object>, jobs: usize, reporter: &dyn
         .await
 }
 
-/// Reads a JSON or YAML metadata object; a parse failure is a finding.
-async fn read_metadata(root: &Root, key: &str) -> Result<Option<Vec<u8>>> {
-    Ok(transfer::read_small(root, key, se2::MAX_METADATA_BYTES).await?.map(|f| f.bytes.to_vec()))
-}
-
 /// Every tenant overview under the destination, parsed: identifier → (declared version, modules).
 type Tenants = BTreeMap<String, (u64, Vec<Module>)>;
 
 async fn read_tenants(dest: &Root, catalog: &Catalog, jobs: usize) -> Result<(Tenants, Vec<Finding>)> {
-    let idents: Vec<String> = catalog.tenant_overviews().collect();
-    let read: Vec<(String, Option<Vec<u8>>)> = stream::iter(idents)
-        .map(|ident| async move {
-            let bytes = read_metadata(dest, &se2::tenant_key(&ident)).await?;
-            Ok::<_, Error>((ident, bytes))
-        })
-        .buffer_unordered(jobs)
-        .try_collect()
-        .await?;
+    let keys = catalog.tenant_overviews().map(|ident| se2::tenant_key(&ident)).collect();
+    let read = transfer::read_metadata(dest, keys, jobs).await?;
     let mut tenants = Tenants::new();
     let mut findings = Vec::new();
-    for (ident, bytes) in read {
-        let key = se2::tenant_key(&ident);
+    for (key, found) in read {
+        let ident = key.split('/').next().expect("a tenant key has an identifier").to_owned();
         let finding = |problem: String| Finding { scope: Scope::Tenant(ident.clone()), key: key.clone(), problem };
-        let Some(bytes) = bytes else { continue };
-        let document: Value = match serde_json::from_slice(&bytes) {
+        let document: Value = match serde_json::from_slice(&found.bytes) {
             Ok(document) => document,
             Err(e) => {
                 findings.push(finding(format!("does not parse: {e}")));
@@ -252,21 +239,15 @@ async fn check_modules(
     }
     let yaml_keys: Vec<String> =
         catalog.iter().filter(|(_, a)| a.category == Category::Module).map(|(k, _)| k.to_owned()).collect();
-    let yamls: HashMap<String, Option<Vec<u8>>> = stream::iter(yaml_keys)
-        .map(|key| async move {
-            let bytes = read_metadata(dest, &key).await?;
-            Ok::<_, Error>((key, bytes))
-        })
-        .buffer_unordered(jobs)
-        .try_collect()
-        .await?;
+    let yamls: HashMap<String, bytes::Bytes> =
+        transfer::read_metadata(dest, yaml_keys, jobs).await?.into_iter().map(|(key, found)| (key, found.bytes)).collect();
 
     for (id, module) in &modules {
         let finding = |key: String, problem: String| Finding { scope: Scope::Function(id.dir()), key, problem };
         let key = id.module_key();
         match yamls.get(&key) {
-            None | Some(None) => findings.push(finding(key, "missing, but the tenant.json lists the module".into())),
-            Some(Some(bytes)) => match serde_saphyr::from_slice::<Module>(bytes) {
+            None => findings.push(finding(key, "missing, but the tenant.json lists the module".into())),
+            Some(bytes) => match serde_saphyr::from_slice::<Module>(bytes) {
                 Err(e) => findings.push(finding(key, format!("does not parse: {e}"))),
                 Ok(yaml) if yaml != *module => {
                     findings.push(finding(key, "disagrees with the module's entry in tenant.json".into()))
@@ -313,10 +294,8 @@ async fn check_system(dest: &Root, catalog: &Catalog, tenants: &Tenants, finding
     let sum: u64 = tenants.values().map(|(version, _)| version).sum();
     let key = se2::SYSTEM_VERSION_KEY;
     let finding = |problem: String| Finding { scope: Scope::Root, key: key.into(), problem };
-    let found = match catalog.get(key) {
-        Some(_) => read_metadata(dest, key).await?,
-        None => None,
-    };
+    let keys = catalog.get(key).map(|_| key.to_owned()).into_iter().collect();
+    let found = transfer::read_metadata(dest, keys, 1).await?.pop().map(|(_, found)| found.bytes);
     match found.map(|bytes| se2::parse_system_version(&bytes)) {
         None if tenants.is_empty() => {}
         None => findings.push(finding(format!("missing, but the tenant versions sum to {sum}"))),
