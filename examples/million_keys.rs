@@ -30,7 +30,10 @@ async fn main() {
         for version in ["v1.0.0", "v1.1.0", "v1.2.0"] {
             let binary = format!("\0asm {f} {version}");
             root.store.put(&format!("{dir}/{version}/{name}.wasm").into(), PutPayload::from(binary)).await.unwrap();
-            root.store.put(&format!("{dir}/{version}/lib.rs").into(), PutPayload::from_static(b"// draft")).await.unwrap();
+            root.store
+                .put(&format!("{dir}/{version}/lib.rs").into(), PutPayload::from_static(b"// draft"))
+                .await
+                .unwrap();
         }
     }
     println!("built {} keys in {:.1}s", functions * 7, started.elapsed().as_secs_f64());
@@ -38,12 +41,21 @@ async fn main() {
     if what == "inventory" || what == "both" {
         let started = Instant::now();
         let found = se2::inventory(&root, 8, &Silent).await.unwrap();
-        println!("inventory: {} objects, {} functions in {:.2}s", found.totals.objects, found.totals.functions, started.elapsed().as_secs_f64());
+        println!(
+            "inventory: {} objects, {} functions in {:.2}s",
+            found.totals.objects,
+            found.totals.functions,
+            started.elapsed().as_secs_f64()
+        );
     }
     if what == "dry-run" || what == "both" {
         let started = Instant::now();
         let options = MigrateOptions { dry_run: true, tenants: Vec::new(), jobs: 8 };
         let report = se2::migrate(&root, &root, &options, &Silent).await.unwrap();
-        println!("migrate --dry-run: {} writes planned in {:.2}s", report.writes.len(), started.elapsed().as_secs_f64());
+        println!(
+            "migrate --dry-run: {} writes planned in {:.2}s",
+            report.writes.len(),
+            started.elapsed().as_secs_f64()
+        );
     }
 }

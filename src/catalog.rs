@@ -384,7 +384,22 @@ mod tests {
 
     #[test]
     fn the_trie_iterates_in_byte_order() {
-        let listed = ["b", "a/b", "a", "a/a", "ab", "a-b", "é", "Z", "a/b/c", "a/b/c/d", "a/b/c/e/f", "a/b/c-d/x", "a/b/c.d/x", "a/b/cd/x/y"];
+        let listed = [
+            "b",
+            "a/b",
+            "a",
+            "a/a",
+            "ab",
+            "a-b",
+            "é",
+            "Z",
+            "a/b/c",
+            "a/b/c/d",
+            "a/b/c/e/f",
+            "a/b/c-d/x",
+            "a/b/c.d/x",
+            "a/b/cd/x/y",
+        ];
         let catalog = Catalog::build(keys(&listed));
         let order: Vec<String> = catalog.iter().map(|(k, _)| k).collect();
         let mut sorted = listed.to_vec();

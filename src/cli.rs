@@ -9,15 +9,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-
 use crate::error::{Error, Result};
 use crate::inventory::{Inventory, inventory};
 use crate::migrate::{MigrateOptions, migrate};
 use crate::progress::Progress;
 use crate::prune::{PrunePlan, plan_prune, prune};
-use crate::verify::{Verification, verify};
 use crate::report::Report;
 use crate::root::Root;
+use crate::verify::{Verification, verify};
 
 /// Migrate Suborbital v0 storage roots into the SE2 layout.
 #[derive(Debug, Parser)]

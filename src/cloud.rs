@@ -82,7 +82,8 @@ pub fn open(url: &url::Url, env: &Env) -> Result<(Arc<dyn ObjectStore>, object_s
         }
         ObjectStoreScheme::GoogleCloudStorage => {
             let mut builder = GoogleCloudStorageBuilder::new().with_client_options(options).with_retry(retry);
-            for (name, value) in settings(env, "GOOGLE_", GOOGLE_TOOL_VARIABLES, |k| k.parse::<GoogleConfigKey>().ok())? {
+            for (name, value) in settings(env, "GOOGLE_", GOOGLE_TOOL_VARIABLES, |k| k.parse::<GoogleConfigKey>().ok())?
+            {
                 builder = builder.with_config(name, value);
             }
             Arc::new(builder.with_url(url.as_str()).build().map_err(|e| e.to_string())?)

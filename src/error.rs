@@ -44,6 +44,8 @@ impl Error {
     }
 }
 
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 /// The cause of a store error, without the noise object_store adds: request
 /// timings, retry settings, whole XML bodies.
 pub(crate) fn store_cause(error: &object_store::Error) -> String {
@@ -87,7 +89,8 @@ fn summarize(text: &str) -> String {
             let field = format!("\"{name}\":\"");
             body.split_once(field.as_str()).and_then(|(_, r)| r.split_once('"')).map(|(v, _)| v.to_owned())
         };
-        let detail: Vec<String> = [tag("Code"), tag("Message").or_else(|| json("message"))].into_iter().flatten().collect();
+        let detail: Vec<String> =
+            [tag("Code"), tag("Message").or_else(|| json("message"))].into_iter().flatten().collect();
         if detail.is_empty() { format!("HTTP {status}") } else { format!("HTTP {status}: {}", detail.join(": ")) }
     } else if let Some((_, rest)) = text.split_once(" - ") {
         rest.trim_start_matches("HTTP error: ").trim().to_owned()
@@ -123,12 +126,13 @@ mod tests {
                 "Generic GCS error: Error performing PUT http://127.0.0.1:5/b/o in 869µs - Server returned non-2xx status code: 400 Bad Request: {\"error\":{\"code\":400,\"message\":\"invalid uploadType\"}}",
                 "PUT failed: HTTP 400 Bad Request: invalid uploadType",
             ),
-            ("Generic LocalFileSystem error: Unable to open file: Permission denied (os error 13)", "Generic LocalFileSystem error: Unable to open file: Permission denied (os error 13)"),
+            (
+                "Generic LocalFileSystem error: Unable to open file: Permission denied (os error 13)",
+                "Generic LocalFileSystem error: Unable to open file: Permission denied (os error 13)",
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(summarize(text), expected);
         }
     }
 }
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;

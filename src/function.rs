@@ -2,7 +2,6 @@
 //! versions to migrate, each with its binary and draft) or rejected with the
 //! key and the reason, plus the warnings its keys deserve. Pure.
 
-
 use serde::Serialize;
 
 use crate::catalog::{FunctionAssets, Object};
@@ -90,7 +89,10 @@ fn current_runnable(
     }
     let Some((runnable, key)) = current else {
         let key = format!("{}/{}", id.dir(), v0::RUNNABLE_FILE);
-        return Err(Problem::new(key, "missing: without a .runnable.yaml the function's lang and current version are unknown"));
+        return Err(Problem::new(
+            key,
+            "missing: without a .runnable.yaml the function's lang and current version are unknown",
+        ));
     };
     if assets.versions.get(&runnable.version).and_then(|v| v.bin.as_ref()).is_none() {
         let key = format!("{}/{}/{}", id.dir(), runnable.version, v0::binary_file(&id.name));
@@ -123,7 +125,8 @@ fn accept(assets: &FunctionAssets, runnable: Runnable, runnable_key: String) -> 
             }
         }
         for source in files.sources.iter().filter(|s| Some(file_name(&s.key)) != draft_file) {
-            let reason = format!("matches nothing: lang {:?} keeps no draft named {}", runnable.lang, file_name(&source.key));
+            let reason =
+                format!("matches nothing: lang {:?} keeps no draft named {}", runnable.lang, file_name(&source.key));
             warnings.push(Problem::new(&source.key, reason));
         }
         for stray in &files.strays {
@@ -160,9 +163,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn yaml(version: &str, lang: &str, extra: &str) -> String {
-        format!(
-            "name: f\nnamespace: ns\nlang: {lang}\nversion: {version}\nfqfn: t#ns::f@{version}\n{extra}"
-        )
+        format!("name: f\nnamespace: ns\nlang: {lang}\nversion: {version}\nfqfn: t#ns::f@{version}\n{extra}")
     }
 
     /// Judges the single function made of `files` (key → content).
@@ -200,10 +201,14 @@ mod tests {
     #[test]
     fn rejections_name_the_key_and_cause() {
         let ok = yaml("v1.0.0", "rust", "");
-        let cases: Vec<(Vec<(&str, String)>, &str, &str)> = vec![
+        type Case<'a> = (Vec<(&'a str, String)>, &'a str, &'a str);
+        let cases: Vec<Case> = vec![
             (vec![("t/ns/f/.runnable.yaml", "name: [".into())], "t/ns/f/.runnable.yaml", "does not parse"),
             (
-                vec![("t/ns/f/.runnable.yaml", ok.replace("t#ns::f@", "t#ns:f@")), ("t/ns/f/v1.0.0/f.wasm", "a".into())],
+                vec![
+                    ("t/ns/f/.runnable.yaml", ok.replace("t#ns::f@", "t#ns:f@")),
+                    ("t/ns/f/v1.0.0/f.wasm", "a".into()),
+                ],
                 "t/ns/f/.runnable.yaml",
                 "malformed fqfn",
             ),
@@ -212,7 +217,11 @@ mod tests {
                 "t/ns/f/.runnable.yaml",
                 "key path's tenant",
             ),
-            (vec![("t/ns/f/.runnable.yaml", ok.clone()), ("t/ns/f/v2.0.0/f.wasm", "a".into())], "t/ns/f/v1.0.0/f.wasm", "missing"),
+            (
+                vec![("t/ns/f/.runnable.yaml", ok.clone()), ("t/ns/f/v2.0.0/f.wasm", "a".into())],
+                "t/ns/f/v1.0.0/f.wasm",
+                "missing",
+            ),
             (vec![("t/ns/f/v1.0.0/f.wasm", "a".into())], "t/ns/f/.runnable.yaml", "missing"),
             (
                 vec![
@@ -249,7 +258,13 @@ mod tests {
         found.sort();
         assert_eq!(
             found,
-            ["t/ns/f/junk", "t/ns/f/v1.0.0/", "t/ns/f/v2.0.0/lib.ts", "t/ns/f/v2.0.0/notes.txt", "t/ns/f/v3.0.0/lib.rs"]
+            [
+                "t/ns/f/junk",
+                "t/ns/f/v1.0.0/",
+                "t/ns/f/v2.0.0/lib.ts",
+                "t/ns/f/v2.0.0/notes.txt",
+                "t/ns/f/v3.0.0/lib.rs"
+            ]
         );
         let draft = judged.warnings.iter().find(|p| p.key == "t/ns/f/v3.0.0/lib.rs").unwrap();
         assert!(draft.reason.contains("draftVersion v3.0.0 has no draft"), "{draft}");
@@ -273,8 +288,11 @@ mod tests {
     #[test]
     fn langs_without_drafts_keep_none() {
         let runnable = yaml("v1.0.0", "grain", "");
-        let judged =
-            judge_files(&[("t/ns/f/.runnable.yaml", &runnable), ("t/ns/f/v1.0.0/f.wasm", "a"), ("t/ns/f/v1.0.0/lib.rs", "x")]);
+        let judged = judge_files(&[
+            ("t/ns/f/.runnable.yaml", &runnable),
+            ("t/ns/f/v1.0.0/f.wasm", "a"),
+            ("t/ns/f/v1.0.0/lib.rs", "x"),
+        ]);
         let function = judged.outcome.unwrap();
         assert!(function.builds.values().all(|b| b.draft.is_none()));
         assert_eq!(judged.warnings.len(), 1);

@@ -87,7 +87,11 @@ pub async fn inventory(root: &Root, jobs: usize, reporter: &dyn Reporter) -> Res
                 totals.binaries += 1;
                 totals.binary_bytes += asset.size;
             }
-            Category::Module | Category::DigestFile | Category::TenantJson | Category::SystemVersion | Category::Pending => {
+            Category::Module
+            | Category::DigestFile
+            | Category::TenantJson
+            | Category::SystemVersion
+            | Category::Pending => {
                 totals.se2_objects += 1;
                 totals.se2_bytes += asset.size;
             }

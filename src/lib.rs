@@ -22,8 +22,8 @@ pub mod se2;
 pub mod sink;
 pub mod survey;
 pub mod transfer;
-pub mod verify;
 pub mod v0;
+pub mod verify;
 pub mod walk;
 
 pub use error::{Error, Result};

@@ -61,7 +61,8 @@ pub async fn migrate(source: &Root, dest: &Root, options: &MigrateOptions, repor
     let dest_catalog = dest_catalog.as_ref().unwrap_or(&survey.catalog);
     let overviews = read_overviews(dest, dest_catalog, jobs).await?;
 
-    let sink: Box<dyn Sink + '_> = if options.dry_run { Box::new(DryRun) } else { Box::new(StoreSink { source, dest }) };
+    let sink: Box<dyn Sink + '_> =
+        if options.dry_run { Box::new(DryRun) } else { Box::new(StoreSink { source, dest }) };
     let journaled = Journaled::new(sink.as_ref());
     for key in &stale {
         sink.remove(key).await?;
@@ -157,12 +158,15 @@ async fn hash_and_copy(
     let objects: Vec<(usize, &Object)> = functions
         .iter()
         .enumerate()
-        .flat_map(|(i, f)| f.builds.values().flat_map(move |b| std::iter::once(&b.bin).chain(&b.draft).map(move |o| (i, o))))
+        .flat_map(|(i, f)| {
+            f.builds.values().flat_map(move |b| std::iter::once(&b.bin).chain(&b.draft).map(move |o| (i, o)))
+        })
         .collect();
     let work = Work { items: objects.len() as u64, bytes: objects.iter().map(|(_, o)| o.size).sum() };
     reporter.start(Stage::Hash, Some(work));
     reporter.start(Stage::Binaries, None);
-    let mut unhashed: Vec<usize> = functions.iter().map(|f| f.builds.values().map(|b| 1 + usize::from(b.draft.is_some())).sum()).collect();
+    let mut unhashed: Vec<usize> =
+        functions.iter().map(|f| f.builds.values().map(|b| 1 + usize::from(b.draft.is_some())).sum()).collect();
     let mut digests = HashMap::with_capacity(objects.len());
     let (ready, queue) = futures::channel::mpsc::channel::<Write>(jobs * 2);
 

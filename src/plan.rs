@@ -244,7 +244,9 @@ pub fn plan(functions: &[Function], digests: &HashMap<String, String>, dest: &Ca
     let mut versions: BTreeMap<&str, u64> = meta
         .tenants
         .iter()
-        .map(|(ident, existing)| (ident.as_str(), existing.value.as_ref().ok().and_then(se2::tenant_version).unwrap_or(0)))
+        .map(|(ident, existing)| {
+            (ident.as_str(), existing.value.as_ref().ok().and_then(se2::tenant_version).unwrap_or(0))
+        })
         .collect();
     for (ident, modules) in produced {
         let existing = meta.tenants.get(ident);

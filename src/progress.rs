@@ -54,7 +54,9 @@ impl Reporter for Progress {
                     .with_style(style("{prefix:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")),
                 Unit::Bytes,
             ),
-            Some(work) => (ProgressBar::new(work.items).with_style(style("{prefix:>9} [{bar:30}] {pos}/{len}")), Unit::Items),
+            Some(work) => {
+                (ProgressBar::new(work.items).with_style(style("{prefix:>9} [{bar:30}] {pos}/{len}")), Unit::Items)
+            }
             None => (ProgressBar::new_spinner().with_style(style("{prefix:>9} {spinner} {pos} objects")), Unit::Items),
         };
         let bar = bars.add(bar.with_prefix(stage.name()));

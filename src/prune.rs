@@ -136,7 +136,8 @@ pub async fn prune(
     }
     if let Some(archive) = archive {
         let fresh: Vec<&Object> = plan.doomed.iter().filter(|d| !d.resumed).flat_map(|d| &d.objects).collect();
-        reporter.start(Stage::Archive, Some(Work { items: fresh.len() as u64, bytes: fresh.iter().map(|o| o.size).sum() }));
+        reporter
+            .start(Stage::Archive, Some(Work { items: fresh.len() as u64, bytes: fresh.iter().map(|o| o.size).sum() }));
         pruned.archived = stream::iter(fresh)
             .map(|object| async move {
                 archive_object(source, archive, object).await?;
@@ -180,7 +181,8 @@ async fn archive_object(source: &Root, archive: &Root, object: &Object) -> Resul
     transfer::copy(source, archive, &object.key, &object.key, &digest, size).await?;
     let (archived, archived_size) = transfer::hash(archive, &object.key).await?;
     if archived != digest || archived_size != size {
-        let reason = format!("the archived copy reads back as {archived_size} bytes hashing to {archived}, not {digest}");
+        let reason =
+            format!("the archived copy reads back as {archived_size} bytes hashing to {archived}, not {digest}");
         return Err(Error::Object { key: object.key.clone(), reason });
     }
     Ok(())

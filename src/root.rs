@@ -2,15 +2,15 @@
 //! in-process memory store, or a bucket/container (with optional prefix)
 //! on S3, Google Cloud Storage or Azure Blob.
 
-use std::path::{Path as FsPath, PathBuf};
 use std::collections::HashMap;
+use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 
+use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::ObjectStore;
 
 use crate::cloud::{self, Env};
 use crate::error::{Error, Result};
@@ -119,8 +119,7 @@ impl Root {
     /// re-encoded: `Path::from` would percent-encode `%`, `#` and non-ASCII,
     /// and on local disk name another file.
     pub fn location(&self, key: &str) -> Result<Path> {
-        Path::parse(key)
-            .map_err(|e| Error::Object { key: key.into(), reason: format!("not a valid object key: {e}") })
+        Path::parse(key).map_err(|e| Error::Object { key: key.into(), reason: format!("not a valid object key: {e}") })
     }
 
     /// Default concurrency: a few per core on local disk, wide for remote stores.

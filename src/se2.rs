@@ -176,10 +176,8 @@ pub fn merge_tenant(ident: &str, existing: Option<&Value>, produced: &[Module]) 
         let value = serde_json::to_value(module).expect("a module always serializes");
         modules.insert((module.namespace.clone(), module.name.clone()), value);
     }
-    let computed: u64 = modules
-        .values()
-        .map(|m| m.get("revisions").and_then(Value::as_array).map_or(0, |r| r.len() as u64))
-        .sum();
+    let computed: u64 =
+        modules.values().map(|m| m.get("revisions").and_then(Value::as_array).map_or(0, |r| r.len() as u64)).sum();
     let version = match old {
         Some((old_modules, version)) if old_modules == modules => return Ok(TenantOutcome::Unchanged { version }),
         Some((_, version)) => (version + 1).max(computed),
@@ -285,8 +283,7 @@ mod tests {
 
     #[test]
     fn fresh_tenant_sorts_modules_and_counts_revisions() {
-        let produced =
-            [module("zeta", "b", &["1"]), module("default", "z", &["2", "3"]), module("alpha", "a", &["4"])];
+        let produced = [module("zeta", "b", &["1"]), module("default", "z", &["2", "3"]), module("alpha", "a", &["4"])];
         let TenantOutcome::Write { version, document } = merge_tenant("com.acme", None, &produced).unwrap() else {
             panic!("a fresh tenant is written");
         };

@@ -8,11 +8,11 @@ use futures::{StreamExt, TryStreamExt, stream};
 use crate::catalog::{Asset, Catalog, Category, FunctionAssets, Object};
 use crate::error::{Error, Result};
 use crate::function::{self, Judgement, Problem};
+use crate::plan::Rejection;
 use crate::report::{Reporter, Stage, Work};
 use crate::root::Root;
 use crate::transfer;
 use crate::v0;
-use crate::plan::Rejection;
 use crate::walk::{Listing, Skip, walk};
 
 /// One function as the survey found and judged it.

@@ -31,8 +31,7 @@ const READ_BUFFER: usize = 1 << 20;
 const STREAM_BUDGET_KIB: u32 = 96 << 10;
 
 /// Bounds the memory of streamed copies: each holds permits for what it may buffer.
-static STREAM_BUDGET: LazyLock<Arc<Semaphore>> =
-    LazyLock::new(|| Arc::new(Semaphore::new(STREAM_BUDGET_KIB as usize)));
+static STREAM_BUDGET: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(STREAM_BUDGET_KIB as usize)));
 
 /// Attempts of one operation (a whole get, copy or put, body included).
 const ATTEMPTS: u32 = 3;
@@ -62,10 +61,18 @@ where
 fn is_transient(error: &Error) -> bool {
     use std::io::ErrorKind as K;
     match error {
-        Error::Store { source, .. } => matches!(source, object_store::Error::Generic { .. } | object_store::Error::JoinError { .. }),
+        Error::Store { source, .. } => {
+            matches!(source, object_store::Error::Generic { .. } | object_store::Error::JoinError { .. })
+        }
         Error::Io { source, .. } => matches!(
             source.kind(),
-            K::Interrupted | K::TimedOut | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof | K::Other
+            K::Interrupted
+                | K::TimedOut
+                | K::ConnectionReset
+                | K::ConnectionAborted
+                | K::BrokenPipe
+                | K::UnexpectedEof
+                | K::Other
         ),
         _ => false,
     }
@@ -92,7 +99,8 @@ async fn read_small_once(root: &Root, key: &str, limit: u64) -> Result<Option<Fe
         Err(e) => return Err(Error::store(key, e)),
     };
     if result.meta.size > limit {
-        let reason = format!("too large: {} bytes, over the {limit} se2 reads for this kind of object", result.meta.size);
+        let reason =
+            format!("too large: {} bytes, over the {limit} se2 reads for this kind of object", result.meta.size);
         return Err(Error::Object { key: key.into(), reason });
     }
     let (e_tag, version, size) = (result.meta.e_tag.clone(), result.meta.version.clone(), result.meta.size);
@@ -214,7 +222,8 @@ async fn stream_copy(source: &Root, dest: &Root, from_key: &str, to_key: &str, d
     let permits = (buffered.div_ceil(1024) as u32).clamp(1, STREAM_BUDGET_KIB);
     let _permit = STREAM_BUDGET.acquire_many(permits).await.expect("the budget is never closed");
 
-    let mut stream = source.store.get(&source.location(from_key)?).await.map_err(|e| Error::store(from_key, e))?.into_stream();
+    let mut stream =
+        source.store.get(&source.location(from_key)?).await.map_err(|e| Error::store(from_key, e))?.into_stream();
     let mut writer = BufWriter::with_capacity(dest.store.clone(), dest.location(to_key)?, PART_BYTES)
         .with_max_concurrency(PARTS_IN_FLIGHT);
     let mut hasher = Sha256::new();
@@ -315,16 +324,31 @@ mod tests {
     #[async_trait::async_trait]
     impl ObjectStore for ShortBodies {
         async fn get_opts(&self, location: &Path, _: GetOptions) -> object_store::Result<GetResult> {
-            let meta =
-                ObjectMeta { location: location.clone(), last_modified: Default::default(), size: 10, e_tag: None, version: None };
+            let meta = ObjectMeta {
+                location: location.clone(),
+                last_modified: Default::default(),
+                size: 10,
+                e_tag: None,
+                version: None,
+            };
             let body = futures::stream::once(async { Ok(Bytes::from_static(b"name:")) });
             let payload = GetResultPayload::Stream(Box::pin(body));
-            Ok(GetResult { payload, meta, range: 0..10, attributes: Default::default(), extensions: Default::default() })
+            Ok(GetResult {
+                payload,
+                meta,
+                range: 0..10,
+                attributes: Default::default(),
+                extensions: Default::default(),
+            })
         }
         async fn put_opts(&self, _: &Path, _: PutPayload, _: PutOptions) -> object_store::Result<PutResult> {
             unimplemented!()
         }
-        async fn put_multipart_opts(&self, _: &Path, _: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
+        async fn put_multipart_opts(
+            &self,
+            _: &Path,
+            _: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
             unimplemented!()
         }
         fn delete_stream(

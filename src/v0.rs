@@ -28,9 +28,8 @@ impl Version {
         let mut parts = text.strip_prefix('v')?.split('.');
         let mut number = || -> Option<u64> {
             let part = parts.next()?;
-            let valid = !part.is_empty()
-                && part.bytes().all(|b| b.is_ascii_digit())
-                && (part == "0" || !part.starts_with('0'));
+            let valid =
+                !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) && (part == "0" || !part.starts_with('0'));
             valid.then(|| part.parse().ok()).flatten()
         };
         let version = Version { major: number()?, minor: number()?, patch: number()? };
@@ -75,12 +74,7 @@ impl Fqfn {
             }
         }
         match Version::parse(version) {
-            Some(version) => Ok(Fqfn {
-                ident: ident.into(),
-                namespace: namespace.into(),
-                name: name.into(),
-                version,
-            }),
+            Some(version) => Ok(Fqfn { ident: ident.into(), namespace: namespace.into(), name: name.into(), version }),
             None => malformed(&format!("version {version:?} is not v<MAJOR>.<MINOR>.<PATCH>")),
         }
     }

@@ -169,7 +169,12 @@ fn function_finding(key: &str, problem: String) -> Finding {
     Finding { scope: Scope::Function(dir.join("/")), key: key.to_owned(), problem }
 }
 
-async fn hash_all(root: &Root, objects: Vec<Object>, jobs: usize, reporter: &dyn Reporter) -> Result<HashMap<String, String>> {
+async fn hash_all(
+    root: &Root,
+    objects: Vec<Object>,
+    jobs: usize,
+    reporter: &dyn Reporter,
+) -> Result<HashMap<String, String>> {
     stream::iter(objects)
         .map(|object| async move {
             let (digest, length) = transfer::hash(root, &object.key).await?;
@@ -233,14 +238,18 @@ async fn check_modules(
     let mut modules = BTreeMap::new();
     for (ident, (_, entries)) in tenants {
         for module in entries {
-            let id = FunctionId { ident: ident.clone(), namespace: module.namespace.clone(), name: module.name.clone() };
+            let id =
+                FunctionId { ident: ident.clone(), namespace: module.namespace.clone(), name: module.name.clone() };
             modules.insert(id, module.clone());
         }
     }
     let yaml_keys: Vec<String> =
         catalog.iter().filter(|(_, a)| a.category == Category::Module).map(|(k, _)| k.to_owned()).collect();
-    let yamls: HashMap<String, bytes::Bytes> =
-        transfer::read_metadata(dest, yaml_keys, jobs).await?.into_iter().map(|(key, found)| (key, found.bytes)).collect();
+    let yamls: HashMap<String, bytes::Bytes> = transfer::read_metadata(dest, yaml_keys, jobs)
+        .await?
+        .into_iter()
+        .map(|(key, found)| (key, found.bytes))
+        .collect();
 
     for (id, module) in &modules {
         let finding = |key: String, problem: String| Finding { scope: Scope::Function(id.dir()), key, problem };
@@ -265,7 +274,8 @@ async fn check_modules(
         );
         let tenant_key = se2::tenant_key(&id.ident);
         if module.fqmn != expected.fqmn {
-            findings.push(finding(tenant_key.clone(), format!("{id}: fqmn {} should be {}", module.fqmn, expected.fqmn)));
+            findings
+                .push(finding(tenant_key.clone(), format!("{id}: fqmn {} should be {}", module.fqmn, expected.fqmn)));
         }
         if module.uri != expected.uri {
             findings.push(finding(tenant_key.clone(), format!("{id}: uri {} should be {}", module.uri, expected.uri)));
@@ -328,13 +338,15 @@ fn check_counterparts(
         let digest = &v0_digests[&build.bin.key];
         let binary = id.digest_key(digest, &v0::binary_file(&id.name));
         if catalog.get(&binary).is_none() {
-            findings.push(finding(&build.bin.key, format!("{version} has no migrated counterpart: {binary} is missing")));
+            findings
+                .push(finding(&build.bin.key, format!("{version} has no migrated counterpart: {binary} is missing")));
         }
         if let Some(draft) = &build.draft {
             let file = draft.key.rsplit('/').next().unwrap_or_default();
             let copy = id.digest_key(digest, file);
             if catalog.get(&copy).is_none() {
-                findings.push(finding(&draft.key, format!("the draft of {version} has no counterpart: {copy} is missing")));
+                findings
+                    .push(finding(&draft.key, format!("the draft of {version} has no counterpart: {copy} is missing")));
             }
         }
         if module.is_some_and(|m| !m.revisions.iter().any(|r| &r.reference == digest)) {

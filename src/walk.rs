@@ -100,9 +100,7 @@ async fn list(root: &Root, jobs: usize, reporter: &dyn Reporter) -> Result<Catal
     };
     top.objects.into_iter().for_each(&mut add);
     let mut listings = stream::iter(&top.common_prefixes)
-        .map(|prefix| {
-            transfer::retrying(move || root.store.list(Some(prefix)).map_err(failed).try_collect::<Vec<_>>())
-        })
+        .map(|prefix| transfer::retrying(move || root.store.list(Some(prefix)).map_err(failed).try_collect::<Vec<_>>()))
         .buffer_unordered(jobs);
     while let Some(objects) = listings.try_next().await? {
         objects.into_iter().for_each(&mut add);
@@ -115,7 +113,9 @@ fn walk_dir(root: &FsPath) -> Result<Listing> {
     let mut listing = Listing::default();
     let mut pending = vec![(root.to_owned(), String::new())];
     while let Some((dir, prefix)) = pending.pop() {
-        let failed = |e: std::io::Error| Error::io(if prefix.is_empty() { root.display().to_string() } else { prefix.clone() }, e);
+        let failed = |e: std::io::Error| {
+            Error::io(if prefix.is_empty() { root.display().to_string() } else { prefix.clone() }, e)
+        };
         for entry in std::fs::read_dir(&dir).map_err(failed)? {
             let entry = entry.map_err(failed)?;
             let name = entry.file_name();
