@@ -28,7 +28,7 @@ const PARTS_IN_FLIGHT: usize = 2;
 /// Read buffer for local files.
 const READ_BUFFER: usize = 1 << 20;
 /// Bytes that all streamed copies together may buffer, in KiB permits.
-const STREAM_BUDGET_KIB: u32 = 96 << 10;
+const STREAM_BUDGET_KIB: u32 = 64 << 10;
 
 /// Bounds the memory of streamed copies: each holds permits for what it may buffer.
 static STREAM_BUDGET: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(STREAM_BUDGET_KIB as usize)));
