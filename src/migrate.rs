@@ -1,6 +1,7 @@
-//! The migration engine: survey the root, hash what will be copied, read
-//! what the destination already holds, plan, then execute the plan stage by
-//! stage (binaries, drafts, modules, tenants, system version) through a sink.
+//! The migration engine: survey the root, read what the destination already
+//! holds, hash every binary and draft while copying the binaries, plan the
+//! rest, then write it stage by stage (drafts, modules, tenants, system
+//! version) through a sink.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -48,6 +49,9 @@ pub async fn migrate(source: &Root, dest: &Root, options: &MigrateOptions, repor
             Err(problem) => rejections.push(Rejection::new(&surveyed.assets.id, problem)),
         }
     }
+    // Told at once, not after hours of hashing.
+    rejections.iter().for_each(|r| reporter.reject(r));
+    warnings.iter().for_each(|w| reporter.warn(w));
 
     // What the destination holds is read before anything is written: a
     // tenant whose tenant.json cannot be merged into gets nothing.
@@ -76,16 +80,12 @@ pub async fn migrate(source: &Root, dest: &Root, options: &MigrateOptions, repor
     let meta = read_existing(dest, dest_catalog, &writable, &digests, overviews, jobs).await?;
     let plan = plan::plan(&functions, &digests, dest_catalog, &meta);
     debug_assert_eq!(sorted(copied), sorted(plan.binaries.clone()), "the binaries copied are the plan's");
+    plan.rejections.iter().for_each(|r| reporter.reject(r));
+    plan.warnings.iter().for_each(|w| reporter.warn(w));
     rejections.extend(plan.rejections.iter().cloned());
     warnings.extend(plan.warnings.iter().cloned());
     rejections.sort();
     warnings.sort();
-    for rejection in &rejections {
-        reporter.reject(rejection);
-    }
-    for warning in &warnings {
-        reporter.warn(warning);
-    }
     clock.lap(Stage::Plan);
 
     execute(&plan, &journaled, jobs, reporter, &mut clock).await?;
