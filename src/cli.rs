@@ -132,7 +132,7 @@ async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
             let source = Root::open(&root)?;
             let dest = match to {
                 None => source.clone(),
-                Some(to) if dry_run => Root::open(&to).or_else(|_| Ok::<_, Error>(Root::memory()))?,
+                Some(to) if dry_run => Root::open_for_dry_run(&to)?,
                 Some(to) => Root::open_for_writing(&to)?,
             };
             let jobs = jobs.map_or_else(|| source.default_jobs().max(dest.default_jobs()), NonZeroUsize::get);
@@ -235,12 +235,13 @@ fn print_migration(out: &mut dyn Write, report: &Report, quiet: bool) -> Result<
     let s = &report.summary;
     writeln!(
         out,
-        "{}{} functions, {} binaries, {} drafts, {} written, {} rejected, {} warnings, {:.2}s",
+        "{}{} functions, {} binaries, {} drafts, {} {}, {} rejected, {} warnings, {:.2}s",
         if report.dry_run { "dry run, nothing written: " } else { "" },
         s.functions,
         s.binaries,
         s.drafts,
         human_bytes(s.bytes),
+        if report.dry_run { "to write" } else { "written" },
         s.rejected,
         s.warnings,
         s.elapsed_seconds

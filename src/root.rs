@@ -15,6 +15,16 @@ use object_store::prefix::PrefixStore;
 use crate::cloud::{self, Env};
 use crate::error::{Error, Result};
 
+/// The directory a root URL names, if it names one on local disk.
+fn local_dir(url: &str) -> Result<Option<PathBuf>> {
+    match url.strip_prefix("file://") {
+        Some(path) if path.starts_with('/') => Ok(Some(PathBuf::from(path))),
+        Some(_) => Err(Error::Root { root: url.into(), reason: "a file:// URL needs an absolute path".into() }),
+        None if !url.contains("://") => Ok(Some(PathBuf::from(url))),
+        None => Ok(None),
+    }
+}
+
 /// An opened storage root: the store, scoped to the root, and how to name it.
 #[derive(Clone, Debug)]
 pub struct Root {
@@ -71,23 +81,27 @@ impl Root {
         Root::open_with(url, &Env::process(), true)
     }
 
+    /// A destination for a dry run: like `open`, except that a local
+    /// directory that does not exist yet is an empty root (nothing is created).
+    pub fn open_for_dry_run(url: &str) -> Result<Root> {
+        match local_dir(url) {
+            Ok(Some(dir)) if !dir.exists() => Ok(Root::from_store(url, Arc::new(InMemory::new()))),
+            _ => Root::open(url),
+        }
+    }
+
     /// Opens a root configured from `env`; `create` makes a missing local directory.
     pub fn open_with(url: &str, env: &Env, create: bool) -> Result<Root> {
         if let Some(name) = url.strip_prefix("memory://") {
             return Ok(Root::named_memory(url, name.trim_matches('/')));
         }
         let failed = |reason: String| Error::Root { root: url.into(), reason };
-        let dir = match url.strip_prefix("file://") {
-            Some(path) if path.starts_with('/') => PathBuf::from(path),
-            Some(_) => return Err(failed("a file:// URL needs an absolute path".into())),
-            None if !url.contains("://") => PathBuf::from(url),
-            None => {
-                let parsed = url::Url::parse(url).map_err(|e| failed(format!("not a storage URL: {e}")))?;
-                let (store, prefix) = cloud::open(&parsed, env).map_err(failed)?;
-                let store: Arc<dyn ObjectStore> =
-                    if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix)) };
-                return Ok(Root::from_store(url, store));
-            }
+        let Some(dir) = local_dir(url)? else {
+            let parsed = url::Url::parse(url).map_err(|e| failed(format!("not a storage URL: {e}")))?;
+            let (store, prefix) = cloud::open(&parsed, env).map_err(failed)?;
+            let store: Arc<dyn ObjectStore> =
+                if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix)) };
+            return Ok(Root::from_store(url, store));
         };
         if create && !dir.exists() {
             std::fs::create_dir_all(&dir).map_err(|e| failed(format!("cannot create the directory: {e}")))?;
