@@ -140,8 +140,12 @@ async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
             let progress = Progress::new(quiet);
             let account = migrate(&source, &dest, &options, &progress).await?;
             if let Some(path) = report {
-                let text = serde_json::to_vec_pretty(&account).expect("a report serializes");
-                std::fs::write(&path, text).map_err(|source| Error::Report { path, source })?;
+                let written = std::fs::File::create(&path).and_then(|file| {
+                    let mut file = std::io::BufWriter::new(file);
+                    serde_json::to_writer_pretty(&mut file, &account)?;
+                    file.flush()
+                });
+                written.map_err(|source| Error::Report { path, source })?;
             }
             if json {
                 print_json(out, &account)?;
@@ -206,9 +210,12 @@ async fn execute(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
     }
 }
 
+/// Writes one JSON document, streamed: an account of a million writes is
+/// never held as one string.
 fn print_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).expect("se2's documents serialize");
-    writeln!(out, "{text}").map_err(stdout_failed)
+    let mut out = std::io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, value).map_err(|e| stdout_failed(e.into()))?;
+    writeln!(out).and_then(|()| out.flush()).map_err(stdout_failed)
 }
 
 fn stdout_failed(source: std::io::Error) -> Error {
