@@ -81,9 +81,11 @@ fn summarize(text: &str) -> String {
     let retries = text.split(", after ").nth(1).and_then(|rest| rest.split(" retries").next()).map(str::to_owned);
     let cause = if let Some((_, rest)) = text.split_once("Server returned non-2xx status code: ") {
         let (status, body) = rest.split_once(": ").unwrap_or((rest, ""));
+        // Azure's <Message> goes on with RequestId and Time lines: the first line says it.
         let tag = |name: &str| {
             let open = format!("<{name}>");
-            body.split_once(open.as_str()).and_then(|(_, r)| r.split_once('<')).map(|(v, _)| v.trim().to_owned())
+            let value = body.split_once(open.as_str()).and_then(|(_, r)| r.split_once('<')).map(|(v, _)| v.trim());
+            value.map(|v| v.lines().next().unwrap_or_default().trim().to_owned())
         };
         let json = |name: &str| {
             let field = format!("\"{name}\":\"");
@@ -125,6 +127,10 @@ mod tests {
             (
                 "Generic GCS error: Error performing PUT http://127.0.0.1:5/b/o in 869µs - Server returned non-2xx status code: 400 Bad Request: {\"error\":{\"code\":400,\"message\":\"invalid uploadType\"}}",
                 "PUT failed: HTTP 400 Bad Request: invalid uploadType",
+            ),
+            (
+                "Generic MicrosoftAzure error: Error performing list request: Error performing GET http://127.0.0.1:10000/devstoreaccount1/nope?restype=container&comp=list in 2.1ms - Server returned non-2xx status code: 404 Not Found: <?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Error>\n  <Code>ContainerNotFound</Code>\n  <Message>The specified container does not exist.\nRequestId:97fb0924-c741-46ab-a1c8-3be1188a85f6\nTime:2026-11-22T04:57:08.286Z</Message>\n</Error>",
+                "list failed: HTTP 404 Not Found: ContainerNotFound: The specified container does not exist.",
             ),
             (
                 "Generic LocalFileSystem error: Unable to open file: Permission denied (os error 13)",

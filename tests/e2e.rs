@@ -3,10 +3,20 @@
 //! one `#[tokio::test]` per backend named `<backend>_<case>`. Every test
 //! makes its own uniquely named roots, so the tests run in parallel.
 //!
+//! The backends: `memory` (in this process), `disk` (a temp directory),
+//! and on servers (`common::servers`, each test's root a unique prefix of
+//! one bucket): `moto` and `s3s` (S3), `azurite` (Azure Blob), `minio` (S3,
+//! from docker-compose only) and `gcs` (fake-gcs-server, read-only for se2:
+//! see the lists below and `tests/cloud.rs`). A server's tests skip when
+//! its `SE2_TEST_*` variables are missing, and fail instead when
+//! `SE2_TEST_REQUIRE_SERVERS` is set and `SE2_TEST_SERVERS` lists it.
+//!
 //! To add a backend: write `common::backends::NAME() -> Option<Backend>`
 //! (`None` when its server is not configured) and add `NAME` to the
-//! backend lists of the `conformance!` invocation below.
+//! backend lists of the `conformance!` invocation below. A case left out
+//! for a backend is left out here, with the reason.
 
+#[allow(dead_code, reason = "the harness is shared with tests/cloud.rs; this file uses part of it")]
 mod common;
 
 /// The conformance functions, one `async fn(&Harness)` per case, by topic.
@@ -42,7 +52,10 @@ macro_rules! conformance {
 }
 
 conformance! {
-    [memory, disk] => [
+    // Every case that writes to the root, on every backend se2 can write to.
+    // Not on gcs: fake-gcs-server rejects object_store's uploads ("invalid
+    // uploadType"), so a GCS root is only ever a source (tests/cloud.rs).
+    [memory, disk, moto, s3s, azurite, minio] => [
         layout::fresh_root_gets_the_spec_layout,
         layout::versions_order_as_semver,
         layout::highest_runnable_is_current,
@@ -75,13 +88,18 @@ conformance! {
         runs::report_file_holds_the_full_account,
         runs::summary_and_quiet_output,
         runs::json_output_is_one_document,
-        commands::bad_command_line_exits_2,
         inventory::inventory_counts_what_it_finds,
         inventory::inventory_exits_3_on_what_migrate_rejects,
     ];
+    // Cases that write nothing to a root: on gcs too.
+    [memory, disk, moto, s3s, azurite, minio, gcs] => [
+        commands::bad_command_line_exits_2,
+    ];
     // memory:// makes every named store it is asked for: no memory root is missing.
-    [disk] => [
+    [disk, moto, s3s, azurite, minio, gcs] => [
         commands::missing_root_exits_1,
+    ];
+    [disk] => [
         commands::local_roots_in_every_form,
     ];
 }

@@ -5,8 +5,10 @@
 //!
 //! A backend is a name, a `Runner` (in this process through the library, or
 //! the built binary with extra environment variables) and a function that
-//! makes an empty root. See `backends` for the two that need no server.
+//! makes an empty root. See `backends` for the two that need no server and
+//! the ones on the servers of `servers`.
 
+pub mod servers;
 pub mod spec;
 pub mod tree;
 
@@ -66,10 +68,19 @@ impl Backend {
     }
 
     /// An environment variable the binary is run with (endpoint, credentials).
-    #[allow(dead_code, reason = "for the backends of object-store emulators")]
     pub fn with_env(mut self, name: impl Into<String>, value: impl Into<String>) -> Backend {
         self.env.push((name.into(), value.into()));
         self
+    }
+
+    /// A fresh, empty root of the backend for `label`.
+    pub fn root(&self, label: &str) -> TestRoot {
+        (self.make_root)(label)
+    }
+
+    /// The environment the binary is run with on this backend.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
     }
 
     /// How to name a root of this backend that does not exist, for `label`.
@@ -93,32 +104,57 @@ impl TestRoot {
 
 /// The backends. Those that need no server are always there; one that needs
 /// a server returns `None` when the environment does not name it (its tests
-/// then skip, or fail under `SE2_TEST_REQUIRE_SERVERS`). Its roots are
-/// prefixes of one bucket, unique across runs, opened for the test through
-/// object_store with the same prefix, and the binary gets the environment
-/// that `se2` reads. A sketch for S3:
-///
-/// ```ignore
-/// pub fn moto() -> Option<Backend> {
-///     let endpoint = std::env::var("SE2_TEST_MOTO_ENDPOINT").ok()?;
-///     let bucket = std::env::var("SE2_TEST_BUCKET").ok()?;
-///     let (e, b) = (endpoint.clone(), bucket.clone());
-///     let backend = Backend::new("moto", Runner::Binary, move |label| {
-///         let prefix = format!("{label}-{}-{}", std::process::id(), nanos_since_epoch());
-///         let store = AmazonS3Builder::new().with_endpoint(&e).with_bucket_name(&b)
-///             .with_allow_http(true).with_access_key_id("test").with_secret_access_key("test")
-///             .with_region("us-east-1").build().unwrap();
-///         let url = format!("s3://{b}/{prefix}");
-///         TestRoot::new(&url, se2::Root::from_store(&url, Arc::new(PrefixStore::new(store, prefix))))
-///     });
-///     Some(backend.with_env("AWS_ENDPOINT", endpoint).with_env("AWS_ALLOW_HTTP", "true")
-///         .with_env("AWS_ACCESS_KEY_ID", "test").with_env("AWS_SECRET_ACCESS_KEY", "test")
-///         .with_env("AWS_REGION", "us-east-1")
-///         .with_missing_root(|label| format!("s3://se2-no-such-bucket/{label}")))
-/// }
-/// ```
+/// then skip, or fail when `servers::required` says the server must be
+/// there). Its roots are prefixes of one bucket, unique across runs
+/// (`servers::unique_prefix`), opened for the test through object_store with
+/// the same prefix; the binary gets the environment that `se2` reads
+/// (`servers::Server::env`).
 pub mod backends {
+    use super::servers::Server;
     use super::{Backend, Runner, TestRoot};
+
+    /// The backend of that name (`memory`, `disk` or a server's).
+    pub fn named(name: &str) -> Option<Backend> {
+        match name {
+            "memory" => memory(),
+            "disk" => disk(),
+            server => Server::named(server).map(on),
+        }
+    }
+
+    /// A backend on `server`, run through the built binary.
+    fn on(server: Server) -> Backend {
+        let (roots, missing) = (server.clone(), server.clone());
+        let backend = Backend::new(server.name, Runner::Binary, move |label| roots.fresh_root(label))
+            .with_missing_root(move |label| missing.missing_url(label));
+        server.env().into_iter().fold(backend, |backend, (name, value)| backend.with_env(name, value))
+    }
+
+    /// moto, an S3 server in Python (`SE2_TEST_MOTO_ENDPOINT`).
+    pub fn moto() -> Option<Backend> {
+        Server::moto().map(on)
+    }
+
+    /// s3s-fs, an S3 server on a directory, checking signatures (`SE2_TEST_S3S_*`).
+    pub fn s3s() -> Option<Backend> {
+        Server::s3s().map(on)
+    }
+
+    /// MinIO, from docker-compose (`SE2_TEST_MINIO_*`).
+    pub fn minio() -> Option<Backend> {
+        Server::minio().map(on)
+    }
+
+    /// Azurite, Azure Blob's emulator (`SE2_TEST_AZURITE_ENDPOINT`).
+    pub fn azurite() -> Option<Backend> {
+        Server::azurite().map(on)
+    }
+
+    /// fake-gcs-server (`SE2_TEST_GCS_ENDPOINT`): its roots are seeded
+    /// through the JSON API, and se2 can only read them.
+    pub fn gcs() -> Option<Backend> {
+        Server::gcs().map(on)
+    }
 
     /// `memory://NAME` roots, run through the library in this process.
     pub fn memory() -> Option<Backend> {
@@ -163,7 +199,7 @@ impl Harness {
             assert_eq!(backend.name, backend_name, "a backend is named as its constructor");
         }
         let Some(backend) = backend else {
-            if std::env::var_os("SE2_TEST_REQUIRE_SERVERS").is_some_and(|v| !v.is_empty() && v != "0") {
+            if servers::required(backend_name) {
                 panic!("{name}: backend {backend_name} is not configured but SE2_TEST_REQUIRE_SERVERS is set");
             }
             eprintln!("{name}: skipped, backend {backend_name} is not configured");
@@ -177,7 +213,7 @@ impl Harness {
     /// A fresh, empty root of the backend, named for this test alone.
     pub fn root(&self) -> TestRoot {
         let n = self.roots.fetch_add(1, Ordering::Relaxed);
-        (self.backend.make_root)(&format!("{}-{n}", self.name))
+        self.backend.root(&format!("{}-{n}", self.name))
     }
 
     /// A root URL of the backend that does not exist.
@@ -199,33 +235,14 @@ impl Harness {
                 let code = se2::cli::run(std::iter::once("se2").chain(args.iter().copied()), &mut stdout).await;
                 Output { args: strings(args), code: code.into(), stdout: utf8(stdout), stderr: None }
             }
-            Runner::Binary => {
-                let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_se2"))
-                    .args(args)
-                    .envs(self.backend.env.iter().map(|(k, v)| (k, v)))
-                    .stdin(std::process::Stdio::null())
-                    .output()
-                    .await
-                    .expect("the se2 binary runs");
-                let code = output.status.code().expect("se2 exits, not killed by a signal");
-                Output { args: strings(args), code, stdout: utf8(output.stdout), stderr: Some(utf8(output.stderr)) }
-            }
+            Runner::Binary => se2_binary(&self.backend.env, None, args).await,
         }
     }
 
     /// Runs the binary as `se2 ARGS...` in directory `cwd` (relative roots).
     pub async fn se2_in(&self, cwd: &std::path::Path, args: &[&str]) -> Output {
         assert_eq!(self.backend.runner, Runner::Binary, "only a child process has a directory of its own");
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_se2"))
-            .args(args)
-            .current_dir(cwd)
-            .envs(self.backend.env.iter().map(|(k, v)| (k, v)))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .expect("the se2 binary runs");
-        let code = output.status.code().expect("se2 exits, not killed by a signal");
-        Output { args: strings(args), code, stdout: utf8(output.stdout), stderr: Some(utf8(output.stderr)) }
+        se2_binary(&self.backend.env, Some(cwd), args).await
     }
 
     /// Runs `se2 migrate ROOT EXTRA...`.
@@ -243,6 +260,33 @@ impl Harness {
         output.expect_code(code);
         output.json()
     }
+}
+
+/// Variables of the clouds' own prefixes, which se2 reads: a child gets
+/// only those its backend sets, none from the environment of the tests.
+const STORE_VARIABLES: [&str; 4] = ["AWS_", "GOOGLE_", "AZURE_", "AZURITE_"];
+
+/// The built binary as `se2 ARGS...`, with the store variables `env` only.
+pub fn se2_command(env: &[(String, String)], args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_se2"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| STORE_VARIABLES.iter().any(|p| n.starts_with(p))) {
+            command.env_remove(name);
+        }
+    }
+    command.args(args).envs(env.iter().map(|(k, v)| (k, v))).stdin(std::process::Stdio::null());
+    command
+}
+
+/// Runs the built binary as `se2 ARGS...` with `env`, in `cwd` if given.
+pub async fn se2_binary(env: &[(String, String)], cwd: Option<&std::path::Path>, args: &[&str]) -> Output {
+    let mut command = se2_command(env, args);
+    if let Some(cwd) = cwd {
+        command.current_dir(cwd);
+    }
+    let output = command.output().await.expect("the se2 binary runs");
+    let code = output.status.code().expect("se2 exits, not killed by a signal");
+    Output { args: strings(args), code, stdout: utf8(output.stdout), stderr: Some(utf8(output.stderr)) }
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -380,12 +424,19 @@ impl TestRoot {
     }
 
     pub async fn snapshot(&self) -> Snapshot {
-        let mut objects = BTreeMap::new();
-        for (key, listed) in self.listing().await {
-            let bytes = self.read(&key).await;
-            objects.insert(key, (listed, bytes));
+        let listing = self.listing().await;
+        let bytes = self.read_all(listing.keys()).await;
+        Snapshot {
+            objects: listing.into_iter().zip(bytes).map(|((key, listed), bytes)| (key, (listed, bytes))).collect(),
         }
-        Snapshot { objects }
+    }
+
+    /// The bytes of each of `keys`, which must exist, in order; read a few at
+    /// once (a server that answers each read late, s3s-fs, is slow otherwise).
+    pub async fn read_all(&self, keys: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<Vec<u8>> {
+        use futures::StreamExt;
+        let reads = keys.into_iter().map(|key| async move { self.read(key.as_ref()).await });
+        futures::stream::iter(reads).buffered(16).collect().await
     }
 
     /// Asserts that every object of `before` is still here, unmodified: same
@@ -393,10 +444,13 @@ impl TestRoot {
     /// no rewrite.
     pub async fn assert_holds(&self, before: &Snapshot) {
         let now = self.listing().await;
-        for (key, (listed, bytes)) in &before.objects {
+        for (key, (listed, _)) in &before.objects {
             let found = now.get(key).unwrap_or_else(|| panic!("{key} was deleted from {}", self.url));
             assert_eq!(found, listed, "{key} was rewritten in {}", self.url);
-            assert!(self.read(key).await == *bytes, "{key} changed in {}", self.url);
+        }
+        let read = self.read_all(before.objects.keys()).await;
+        for ((key, (_, bytes)), now) in before.objects.iter().zip(read) {
+            assert!(now == *bytes, "{key} changed in {}", self.url);
         }
     }
 
@@ -425,10 +479,12 @@ impl TestRoot {
     /// The snapshot of the objects `keys` only.
     pub async fn snapshot_of(&self, keys: impl IntoIterator<Item = &str>) -> Snapshot {
         let listing = self.listing().await;
+        let keys: Vec<&str> = keys.into_iter().collect();
+        let bytes = self.read_all(&keys).await;
         let mut objects = BTreeMap::new();
-        for key in keys {
+        for (key, bytes) in keys.into_iter().zip(bytes) {
             let listed = listing.get(key).unwrap_or_else(|| panic!("{} holds no {key}", self.url)).clone();
-            objects.insert(key.to_owned(), (listed, self.read(key).await));
+            objects.insert(key.to_owned(), (listed, bytes));
         }
         Snapshot { objects }
     }
