@@ -56,14 +56,29 @@ where
     }
 }
 
+/// True when the store answered with an HTTP 4xx that another attempt
+/// would meet again (a missing bucket, refused credentials), as opposed to
+/// a timeout (408) or throttling (429). object_store keeps the status in an
+/// error type it does not export, so its text is read.
+fn is_client_error(error: &object_store::Error) -> bool {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text.split("status code: ")
+        .skip(1)
+        .any(|rest| rest.starts_with('4') && !rest.starts_with("408") && !rest.starts_with("429"))
+}
+
 /// Failures that another attempt may not meet; not a missing object, a
 /// refused precondition, bad credentials or an unsupported call.
 fn is_transient(error: &Error) -> bool {
     use std::io::ErrorKind as K;
     match error {
-        Error::Store { source, .. } => {
-            matches!(source, object_store::Error::Generic { .. } | object_store::Error::JoinError { .. })
-        }
+        Error::Store { source: source @ object_store::Error::Generic { .. }, .. } => !is_client_error(source),
+        Error::Store { source, .. } => matches!(source, object_store::Error::JoinError { .. }),
         Error::Io { source, .. } => matches!(
             source.kind(),
             K::Interrupted
@@ -375,5 +390,33 @@ mod tests {
         let text = error.to_string();
         assert!(text.starts_with("t/ns/f/.runnable.yaml: "), "{text}");
         assert!(text.contains("ended after 5 of its 10 bytes"), "{text}");
+    }
+
+    #[test]
+    fn client_errors_are_not_retried() {
+        let generic = |text: &str| object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(std::io::Error::other(text.to_owned())),
+        };
+        let cases = [
+            (
+                "Error performing GET http://h/b in 1ms - Server returned non-2xx status code: 404 Not Found: NoSuchBucket",
+                false,
+            ),
+            (
+                "Error performing GET http://h/b in 1ms - Server returned non-2xx status code: 403 Forbidden: denied",
+                false,
+            ),
+            (
+                "Error performing GET http://h/b in 1ms - Server returned non-2xx status code: 429 Too Many Requests",
+                true,
+            ),
+            ("Error performing GET http://h/b in 1ms - Server returned non-2xx status code: 408 Request Timeout", true),
+            ("Error performing GET http://h/b in 1ms - Server returned non-2xx status code: 503 Slow Down", true),
+            ("Error performing GET http://h/b after 3 retries - HTTP error: connection reset", true),
+        ];
+        for (text, transient) in cases {
+            assert_eq!(is_transient(&Error::store("k", generic(text))), transient, "{text}");
+        }
     }
 }
