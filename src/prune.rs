@@ -69,16 +69,8 @@ pub async fn plan_prune(source: &Root, dest: &Root, jobs: usize, reporter: &dyn 
         } else if verification.is_migrated(&function) {
             doomed.push(Doomed { function, objects: v0_objects(&surveyed.assets), resumed: false });
         } else {
-            let mut reasons: Vec<String> = verification
-                .findings
-                .iter()
-                .filter(|f| match &f.scope {
-                    crate::verify::Scope::Function(dir) => *dir == function,
-                    crate::verify::Scope::Tenant(ident) => *ident == surveyed.assets.id.ident,
-                    crate::verify::Scope::Root => true,
-                })
-                .map(ToString::to_string)
-                .collect();
+            let mut reasons: Vec<String> =
+                verification.findings.iter().filter(|f| f.concerns(&function)).map(ToString::to_string).collect();
             if reasons.is_empty() {
                 reasons.push("not found fully migrated".into());
             }

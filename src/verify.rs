@@ -41,6 +41,18 @@ pub struct Finding {
     pub problem: String,
 }
 
+impl Finding {
+    /// True when the finding puts function `dir` (`<t>/<ns>/<n>`) in doubt:
+    /// it is about the function, its tenant, or the whole root.
+    pub fn concerns(&self, dir: &str) -> bool {
+        match &self.scope {
+            Scope::Function(function) => function == dir,
+            Scope::Tenant(ident) => dir.split('/').next() == Some(ident.as_str()),
+            Scope::Root => true,
+        }
+    }
+}
+
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.key, self.problem)
@@ -146,13 +158,8 @@ pub async fn verify_survey(
 
     findings.sort();
     findings.dedup();
-    let in_doubt = |scope: &Scope| findings.iter().any(|f| &f.scope == scope || f.scope == Scope::Root);
-    let mut migrated: Vec<String> = accepted
-        .iter()
-        .map(|f| f.id.dir())
-        .filter(|dir| !in_doubt(&Scope::Function(dir.clone())))
-        .filter(|dir| !in_doubt(&Scope::Tenant(dir.split('/').next().unwrap_or_default().to_owned())))
-        .collect();
+    let mut migrated: Vec<String> =
+        accepted.iter().map(|f| f.id.dir()).filter(|dir| !findings.iter().any(|f| f.concerns(dir))).collect();
     migrated.sort();
     Ok(Verification { root: source.url.clone(), destination: dest.url.clone(), checked, findings, migrated })
 }
