@@ -15,7 +15,8 @@ const SE2: &str = env!("CARGO_BIN_EXE_se2");
 const KILLS: u32 = 24;
 
 /// A deterministic pseudo-random v0 root: tenants × functions × versions,
-/// binaries of 4–96 KiB, drafts for the languages that keep one.
+/// 2,400 functions with binaries of 0.5–12.5 KiB (a run takes about a
+/// second: many objects, each a few requests), drafts for the languages that keep one.
 fn generate(root: &Path) {
     let mut state: u64 = 0x9e3779b97f4a7c15;
     let mut next = move || {
@@ -24,10 +25,11 @@ fn generate(root: &Path) {
         state ^= state << 17;
         state
     };
-    let langs = [("rust", Some("lib.rs")), ("javascript", Some("lib.js")), ("tinygo", Some("main.go")), ("grain", None)];
-    for t in 0..4 {
+    let langs =
+        [("rust", Some("lib.rs")), ("javascript", Some("lib.js")), ("tinygo", Some("main.go")), ("grain", None)];
+    for t in 0..8 {
         let ident = format!("com.crash.t{t}");
-        for f in 0..60 {
+        for f in 0..300 {
             let namespace = if f % 3 == 0 { "default" } else { "jobs" };
             let name = format!("fn{f}");
             let (lang, draft) = langs[f % langs.len()];
@@ -37,7 +39,7 @@ fn generate(root: &Path) {
                 let version = format!("v{}.{}.0", v / 2, v % 2 * 10);
                 let vdir = dir.join(&version);
                 fs::create_dir_all(&vdir).unwrap();
-                let size = 4096 + (next() % (92 * 1024)) as usize;
+                let size = 512 + (next() % (12 * 1024)) as usize;
                 let mut bytes = b"\0asm\x01\0\0\0".to_vec();
                 while bytes.len() < size {
                     bytes.extend_from_slice(&next().to_le_bytes());
@@ -57,9 +59,9 @@ fn generate(root: &Path) {
     }
 }
 
-/// Every file under `root`: relative path → SHA-256 of its bytes.
-fn snapshot(root: &Path) -> BTreeMap<String, String> {
-    let mut files = BTreeMap::new();
+/// Every file under `root`, by path relative to it.
+fn files(root: &Path) -> Vec<String> {
+    let mut files = Vec::new();
     let mut pending = vec![root.to_owned()];
     while let Some(dir) = pending.pop() {
         for entry in fs::read_dir(&dir).unwrap() {
@@ -68,12 +70,22 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
             if entry.file_type().unwrap().is_dir() {
                 pending.push(path);
             } else {
-                let key = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                files.insert(key, se2::plan::hex(&Sha256::digest(fs::read(&path).unwrap())));
+                files.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
             }
         }
     }
     files
+}
+
+/// Every file under `root`: relative path → SHA-256 of its bytes.
+fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    files(root)
+        .into_iter()
+        .map(|key| {
+            let digest = se2::plan::hex(&Sha256::digest(fs::read(root.join(&key)).unwrap()));
+            (key, digest)
+        })
+        .collect()
 }
 
 /// The keys on which two snapshots differ, for a readable failure.
@@ -95,7 +107,7 @@ fn assert_same(found: &BTreeMap<String, String>, expected: &BTreeMap<String, Str
 }
 
 fn copy_tree(from: &Path, to: &Path) {
-    for (key, _) in snapshot(from) {
+    for key in files(from) {
         let target = to.join(&key);
         fs::create_dir_all(target.parent().unwrap()).unwrap();
         fs::copy(from.join(&key), target).unwrap();
@@ -222,7 +234,9 @@ fn migrate_survives_sigkill_at_any_moment() {
         let _ = fs::remove_dir_all(&work);
         let _ = fs::remove_dir_all(&dest);
     }
-    eprintln!("migrate: {kills} of {KILLS} runs killed midway (runs took {in_place_took:?} in place, {to_took:?} with --to)");
+    eprintln!(
+        "migrate: {kills} of {KILLS} runs killed midway (runs took {in_place_took:?} in place, {to_took:?} with --to)"
+    );
     assert!(kills >= KILLS * 3 / 4, "only {kills} kills landed midway; the root is too small to test");
 }
 
@@ -236,7 +250,8 @@ fn prune_survives_sigkill_at_any_moment() {
     assert_eq!(se2(&["migrate", path(&migrated)]), 0);
     let before = snapshot(&migrated);
     let v0 = v0_part(&before);
-    let se2_part: BTreeMap<String, String> = before.iter().filter(|(k, _)| !v0.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let se2_part: BTreeMap<String, String> =
+        before.iter().filter(|(k, _)| !v0.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
 
     // The shortest of two runs, so that kills land before the end.
     let mut took = Duration::MAX;
