@@ -31,8 +31,11 @@ impl Env {
     }
 }
 
-/// Variables of the AWS tools that se2 has no use for; they are left alone.
+/// Variables of the AWS tools that are not object_store settings: left
+/// alone (`AWS_CA_BUNDLE` is read by `client_options`, `AWS_PROFILE` is
+/// checked on its own).
 const AWS_TOOL_VARIABLES: &[&str] = &[
+    "AWS_PROFILE",
     "AWS_CA_BUNDLE",
     "AWS_CLI_AUTO_PROMPT",
     "AWS_CLI_FILE_ENCODING",
@@ -111,7 +114,7 @@ fn settings<K>(
 ) -> Result<Vec<(K, String)>, String> {
     let mut found = Vec::new();
     for (name, value) in env.with_prefix(prefix) {
-        if tool_variables.contains(&name) || name == "AWS_PROFILE" {
+        if tool_variables.contains(&name) {
             continue;
         }
         match parse(&name.to_ascii_lowercase()) {
